@@ -1,0 +1,167 @@
+"""The embedded database: SecantusDB run as a child process on a local port.
+
+SecantusDB speaks the MongoDB wire protocol, so everything else talks to it through the
+real driver exactly as it would talk to MongoDB. It is GPL-2.0 and an optional extra: it is
+started with ``python -m secantus`` and never imported.
+
+SecantusDB never watches its parent, so this module arranges its death:
+- its own process session, so that Ctrl-C in a terminal reaches only the service, which
+  then stops the database in order (SIGTERM, then SIGKILL after a timeout);
+- ``PR_SET_PDEATHSIG``, so that the kernel kills it when the service dies, even by SIGKILL.
+  The signal fires when the *thread* that spawned the child exits, so `EmbeddedDatabase.start`
+  must be called from a thread that lives as long as the service: the main thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_LOG_TAIL_LINES = 20
+# An explicit, empty config file: without --config SecantusDB would pick up a stray
+# ./secantusd.toml (or one in ~ or /etc) and silently change its behaviour.
+_CONFIG = "# Written by PhotoSurvey. Settings are given on the command line.\n"
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded database could not be started."""
+
+
+@dataclass
+class EmbeddedDatabase:
+    """A running SecantusDB child process and the URI that reaches it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    @classmethod
+    def start(cls, storage_path: Path) -> EmbeddedDatabase:
+        """Spawn the server over `storage_path` (created if missing); returns at once.
+
+        Call `wait_until_ready` next; it may run in another thread.
+        """
+        if importlib.util.find_spec("secantus") is None:
+            raise EmbeddedDatabaseError(
+                "the embedded database needs the 'embedded' extra (package secantusdb): "
+                "install photosurvey[embedded], or set PHOTOSURVEY_MONGODB_URI to use MongoDB"
+            )
+        storage_path.mkdir(parents=True, exist_ok=True)
+        config_path = storage_path.parent / "secantusd.toml"
+        config_path.write_text(_CONFIG)
+        log_path = storage_path.parent / "database.log"
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "secantus",
+            "--config", str(config_path),
+            "--storage-path", str(storage_path),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            # Without it a SIGKILL lost acknowledged writes here (DESIGN.md).
+            "--sync-on-commit",
+        ]  # fmt: skip
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
+            )
+        logger.info("embedded database starting", extra={"pid": process.pid, "port": port})
+        return cls(process=process, port=port, log_path=log_path)
+
+    def wait_until_ready(self, *, timeout: float = 30.0) -> None:
+        """Block until the server answers ``ping``; raise with its log tail if it will not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise self._failure(f"exited with code {self.process.returncode}")
+            if _answers_ping(self.uri):
+                logger.info("embedded database ready", extra={"port": self.port})
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise self._failure(f"did not answer ping within {timeout:.0f} s")
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("embedded database ignored SIGTERM; killing it")
+            self.process.kill()
+            self.process.wait()
+        logger.info("embedded database stopped", extra={"code": self.process.returncode})
+
+    def _failure(self, what: str) -> EmbeddedDatabaseError:
+        return EmbeddedDatabaseError(
+            f"the embedded database {what}. Last lines of {self.log_path}:\n{self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError as exc:
+            return f"(log unreadable: {exc})"
+        return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers_ping(uri: str) -> bool:
+    client: MongoClient[dict[str, object]] = MongoClient(
+        uri, serverSelectionTimeoutMS=250, connectTimeoutMS=250
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to SIGKILL the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None  # prctl is Linux-only; elsewhere only an orderly stop reaches the child
+
+    def preexec() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            os._exit(120)
+        # The parent may have died between fork and prctl; then nobody would kill us.
+        if os.getppid() != parent_pid:
+            os._exit(121)
+
+    return preexec

@@ -1,0 +1,99 @@
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+import api
+from api.app import create_app
+from api.database import Database
+from api.settings import Settings
+
+SERVER_INFO = "{ serverInfo { version database } }"
+
+
+async def test_healthz_answers_while_the_process_lives(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_200_when_the_database_answers(http: httpx.AsyncClient) -> None:
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+async def test_server_info_over_post(http: httpx.AsyncClient) -> None:
+    response = await http.post("/graphql", json={"query": SERVER_INFO})
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {"serverInfo": {"version": api.__version__, "database": "MONGODB"}}
+    }
+
+
+async def test_graphql_is_not_redirected(http: httpx.AsyncClient) -> None:
+    # A Starlette Mount would answer POST /graphql with 307 to /graphql/.
+    response = await http.post("/graphql", json={"query": SERVER_INFO}, follow_redirects=False)
+    assert response.status_code == 200
+
+
+async def test_graphiql_is_served_in_dev(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_graphiql_is_not_served_in_production(settings: Settings, db: Database) -> None:
+    app = create_app(Settings(mongodb_uri=settings.mongodb_uri, db_name=settings.db_name))
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
+    ):
+        page = await c.get("/graphql", headers={"accept": "text/html"})
+        query = await c.post("/graphql", json={"query": SERVER_INFO})
+    assert page.status_code == 404
+    assert query.json()["data"]["serverInfo"]["version"] == api.__version__
+
+
+async def test_every_response_carries_a_request_id(http: httpx.AsyncClient) -> None:
+    generated = await http.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    echoed = await http.get("/healthz", headers={"x-request-id": "client-abc.1"})
+    assert echoed.headers["x-request-id"] == "client-abc.1"
+
+
+async def test_an_unsafe_request_id_is_replaced(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz", headers={"x-request-id": "bad id\twith spaces"})
+    assert response.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(response.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("{ serverInfo { version ", "Syntax Error"),
+        ("{ serverInfo { nope } }", "Cannot query field 'nope'"),
+    ],
+)
+async def test_a_bad_query_gets_a_clear_error(
+    http: httpx.AsyncClient, query: str, message: str
+) -> None:
+    response = await http.post("/graphql", json={"query": query})
+    errors = response.json()["errors"]
+    assert message in errors[0]["message"]
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
+    # Nothing listens on port 9 (discard) on loopback; the ping times out or is refused.
+    settings = Settings(
+        mongodb_uri="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300", db_name="unreachable"
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
+    ):
+        ready = await c.get("/readyz")
+        alive = await c.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "database unavailable"}
+    assert alive.status_code == 200

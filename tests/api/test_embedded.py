@@ -1,0 +1,103 @@
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+from tests.processes import children_of, command_line, is_running, wait_until_gone
+
+
+def test_a_document_survives_a_restart(tmp_path: Path) -> None:
+    storage = tmp_path / "db"
+    first = EmbeddedDatabase.start(storage)
+    try:
+        first.wait_until_ready()
+        with MongoClient(first.uri) as client:
+            client.survey.photos.insert_one({"_id": "p1", "name": "astronaut"})
+    finally:
+        first.stop()
+    assert first.process.returncode == 0
+
+    second = EmbeddedDatabase.start(storage)
+    try:
+        second.wait_until_ready()
+        with MongoClient(second.uri) as client:
+            assert client.survey.photos.find_one({"_id": "p1"}) == {
+                "_id": "p1",
+                "name": "astronaut",
+            }
+    finally:
+        second.stop()
+
+
+def test_a_second_server_on_the_same_folder_fails_with_its_log(tmp_path: Path) -> None:
+    storage = tmp_path / "db"
+    first = EmbeddedDatabase.start(storage)
+    try:
+        first.wait_until_ready()
+        second = EmbeddedDatabase.start(storage)
+        with pytest.raises(EmbeddedDatabaseError) as caught:
+            second.wait_until_ready(timeout=20)
+        assert "Last lines of" in str(caught.value)
+        assert str(tmp_path / "database.log") in str(caught.value)
+        assert not is_running(second.process.pid)
+    finally:
+        first.stop()
+
+
+def test_a_stray_config_file_in_the_working_directory_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Auto-discovered ./secantusd.toml would move the server to this port.
+    (tmp_path / "secantusd.toml").write_text('port = 1\nstorage_path = "/nonexistent"\n')
+    monkeypatch.chdir(tmp_path)
+    server = EmbeddedDatabase.start(tmp_path / "data" / "db")
+    try:
+        server.wait_until_ready()
+        with MongoClient(server.uri) as client:
+            assert client.admin.command("ping")["ok"] == 1
+    finally:
+        server.stop()
+
+
+def test_the_server_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> None:
+    parent_code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from api.embedded import EmbeddedDatabase
+        server = EmbeddedDatabase.start(Path({str(tmp_path / "db")!r}))
+        server.wait_until_ready()
+        print("ready", flush=True)
+        time.sleep(600)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == b"ready"
+        (child,) = children_of(parent.pid)
+        assert "secantus" in command_line(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert wait_until_gone(child), f"database process {child} outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+
+
+def test_stop_is_idempotent(tmp_path: Path) -> None:
+    server = EmbeddedDatabase.start(tmp_path / "db")
+    server.wait_until_ready()
+    started = time.monotonic()
+    server.stop()
+    server.stop()
+    assert not is_running(server.process.pid)
+    assert time.monotonic() - started < 15

@@ -1,0 +1,111 @@
+"""The real `photosurvey serve` process: start, answer, stop on SIGINT with no orphan."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import children_of, command_line, free_port, wait_until_gone
+
+PHOTOSURVEY = str(Path(sys.executable).with_name("photosurvey"))
+
+
+def _environment(**variables: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSURVEY_")}
+    return clean | variables
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "photosurvey serve exited during start-up"
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base_url}/readyz never answered 200")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    env = _environment(
+        PHOTOSURVEY_DATA_DIR=str(tmp_path / "var"),
+        PHOTOSURVEY_PORT=str(port),
+        PHOTOSURVEY_ENV="dev",
+    )
+    process = subprocess.Popen(
+        [PHOTOSURVEY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_serve_answers_then_stops_on_sigint_leaving_no_database(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, base_url = served
+    _wait_ready(base_url, process)
+    reply = httpx.post(f"{base_url}/graphql", json={"query": "{ serverInfo { database } }"})
+    assert reply.json() == {"data": {"serverInfo": {"database": "EMBEDDED"}}}
+    (database,) = children_of(process.pid)
+    assert "secantus" in command_line(database)
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    assert wait_until_gone(database, timeout=5)
+
+
+def test_sigkill_of_the_service_leaves_no_database(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    process, base_url = served
+    _wait_ready(base_url, process)
+    (database,) = children_of(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert wait_until_gone(database), f"database process {database} outlived the service"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PHOTOSURVEY_PORT", "abc"), ("PHOTOSURVEY_ENV", "staging"), ("PHOTOSURVEY_MONGODB_URI", "x")],
+)
+def test_a_bad_setting_stops_start_up_naming_the_variable(variable: str, value: str) -> None:
+    result = subprocess.run(
+        [PHOTOSURVEY, "serve"],
+        env=_environment(**{variable: value}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("arguments", [[], ["nonsense"], ["export-schema", "--bogus"]])
+def test_bad_command_line_is_a_usage_error(arguments: list[str]) -> None:
+    result = subprocess.run([PHOTOSURVEY, *arguments], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "usage: photosurvey" in result.stderr
+
+
+def test_export_schema_writes_the_schema(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    result = subprocess.run(
+        [PHOTOSURVEY, "export-schema", "--output", str(target)], capture_output=True, timeout=30
+    )
+    assert result.returncode == 0
+    assert "serverInfo: ServerInfo!" in target.read_text()

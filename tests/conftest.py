@@ -1,0 +1,71 @@
+"""Shared fixtures: one real database server per test session, a throwaway database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
+from api.database import Database, connect
+from api.embedded import EmbeddedDatabase
+from api.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URI of a real server: ``PHOTOSURVEY_TEST_MONGODB_URI``, else the embedded one.
+
+    A server that will not start fails the tests that need it; it never skips them.
+    """
+    external = os.environ.get("PHOTOSURVEY_TEST_MONGODB_URI")
+    if external:
+        yield external
+        return
+    server = EmbeddedDatabase.start(tmp_path_factory.mktemp("database") / "db")
+    try:
+        server.wait_until_ready()
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db_name() -> str:
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def db(mongodb_uri: str, db_name: str) -> AsyncIterator[Database]:
+    """A throwaway database on the session's server, in this test's event loop."""
+    client = connect(mongodb_uri)
+    try:
+        yield client[db_name]
+        await client.drop_database(db_name)
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def settings(mongodb_uri: str, db_name: str, tmp_path: Path) -> Settings:
+    return Settings(mongodb_uri=mongodb_uri, db_name=db_name, data_dir=tmp_path, env="dev")
+
+
+@pytest.fixture
+async def http(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to a started app (lifespan run) through ASGI; `db` is its database."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://photosurvey.test"
+        ) as client,
+    ):
+        yield client
