@@ -1,0 +1,123 @@
+"""Per-model settings: the optional sidecar `<model stem>.config.json` beside the model.
+
+All keys are optional; an unknown key is an error (it is most likely a typo):
+
+    {
+      "crop_ratio": 0.875,        # centre crop / resized shorter side, in (0, 1]
+      "mean": 127.0,              # one number, or one per input channel
+      "std": 128.0,               # idem; the model sees (pixel - mean) / std
+      "resample": "bilinear",     # or "bicubic"
+      "top_k": 5,                 # labels kept in each prediction
+      "output": null,             # "logits" or "probabilities" to override detection
+      "version": null             # model version recorded in predictions
+    }
+
+The defaults fit EfficientNet-Lite and MobileNet: resize the shorter side to input/0.875
+(256 for a 224 input), centre-crop, `(x - 127) / 128`. For a quantized input the
+normalisation is folded into the input quantization (see `preprocess.input_encoder`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = ["ModelConfig", "find_config", "sidecar_path"]
+
+Resample = Literal["bilinear", "bicubic"]
+OutputKind = Literal["logits", "probabilities"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """Preprocessing and output settings of one model (see the module docstring)."""
+
+    crop_ratio: float = 224 / 256
+    mean: tuple[float, ...] = (127.0,)
+    std: tuple[float, ...] = (128.0,)
+    resample: Resample = "bilinear"
+    top_k: int = 5
+    output: OutputKind | None = None
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.crop_ratio <= 1:
+            raise ConfigError(f"crop_ratio must be in (0, 1], got {self.crop_ratio}")
+        if not self.mean or not all(math.isfinite(m) for m in self.mean):
+            raise ConfigError(f"mean must be finite numbers, got {self.mean}")
+        if not self.std or not all(math.isfinite(s) and s > 0 for s in self.std):
+            raise ConfigError(f"std must be positive numbers, got {self.std}")
+        if self.resample not in ("bilinear", "bicubic"):
+            raise ConfigError(f"resample must be 'bilinear' or 'bicubic', got {self.resample!r}")
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
+        if self.output not in (None, "logits", "probabilities"):
+            raise ConfigError(f"output must be 'logits' or 'probabilities', got {self.output!r}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build a config from parsed JSON, checking keys and types."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; accepted: {sorted(known)}")
+        values = dict(data)
+        try:
+            for key in ("mean", "std"):
+                if key in values:
+                    raw = values[key]
+                    values[key] = tuple(float(v) for v in (raw if isinstance(raw, list) else [raw]))
+            if "crop_ratio" in values:
+                values["crop_ratio"] = float(values["crop_ratio"])
+            if "top_k" in values and not isinstance(values["top_k"], int):
+                raise TypeError("top_k must be an integer")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad config value: {exc}") from exc
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that `from_mapping` reads back."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+def _jsonable(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def sidecar_path(model_path: Path) -> Path:
+    """Where the config of `model_path` is looked for: `<stem>.config.json` beside it."""
+    return model_path.with_name(f"{model_path.stem}.config.json")
+
+
+def read_config(path: Path) -> ModelConfig:
+    """Read a sidecar config file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read model config {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object")
+    try:
+        return ModelConfig.from_mapping(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def find_config(
+    model_path: Path, config: ModelConfig | str | Path | None = None
+) -> tuple[ModelConfig, str]:
+    """The config for a model and where it came from ("defaults" when there is none)."""
+    if isinstance(config, ModelConfig):
+        return config, "argument"
+    if config is not None:
+        return read_config(Path(config)), str(config)
+    sidecar = sidecar_path(model_path)
+    if sidecar.is_file():
+        return read_config(sidecar), str(sidecar)
+    return ModelConfig(), "defaults"

@@ -1,0 +1,127 @@
+"""The errors `inference` raises, all rooted at `InferenceError`.
+
+    InferenceError
+    ├── ModelError                  a model file cannot be used
+    │   ├── ModelLoadError          the file cannot be read (missing, a directory, no permission)
+    │   ├── InvalidModelError       not a TFLite model, or one the runtime rejects (truncated,
+    │   │                           random bytes, inconsistent graph)
+    │   └── UnsupportedModelError   a valid model that is not a one-image classifier we can run
+    │                               (input not an NHWC image, several outputs, per-channel input)
+    ├── LabelsError                 the class labels cannot be used
+    │   ├── LabelsNotFoundError     no labels file given, beside the model, or packed in it
+    │   ├── InvalidLabelsError      unreadable file, bad line, duplicate id
+    │   └── LabelsMismatchError     the label count differs from the model's output size
+    ├── ConfigError                 the per-model sidecar config is malformed
+    ├── BackendUnavailableError     the chosen runtime package is not installed or unknown
+    ├── ImageError                  a photo cannot be turned into model input
+    │   ├── UnsupportedImageFormat  not JPEG, PNG or WebP (judged by content, never by name)
+    │   ├── ImageDecodeError        a JPEG/PNG/WebP that fails to decode (truncated, corrupt)
+    │   └── ImageTooLargeError      more pixels than the cap: refused before decoding
+    └── ValidationError             `validate()` could not vouch for a model
+        ├── ValidationTimeout       the check ran past its wall-clock limit
+        ├── ResourceLimitExceeded   the check hit its memory or CPU-time limit
+        └── ModelCrashed            the runtime died (a signal such as SIGSEGV) on the model
+
+Every message says what was wrong and what is accepted, so it can be shown to the model
+team as is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConfigError",
+    "ImageDecodeError",
+    "ImageError",
+    "ImageTooLargeError",
+    "InferenceError",
+    "InvalidLabelsError",
+    "InvalidModelError",
+    "LabelsError",
+    "LabelsMismatchError",
+    "LabelsNotFoundError",
+    "ModelCrashed",
+    "ModelError",
+    "ModelLoadError",
+    "ResourceLimitExceeded",
+    "UnsupportedImageFormat",
+    "UnsupportedModelError",
+    "ValidationError",
+    "ValidationTimeout",
+]
+
+
+class InferenceError(Exception):
+    """Root of every error raised by `inference`."""
+
+
+class ModelError(InferenceError):
+    """A model file cannot be used."""
+
+
+class ModelLoadError(ModelError):
+    """The model file cannot be read."""
+
+
+class InvalidModelError(ModelError):
+    """The file is not a TFLite model, or the runtime rejects it."""
+
+
+class UnsupportedModelError(ModelError):
+    """A valid TFLite model that is not a one-image classifier this package can run."""
+
+
+class LabelsError(InferenceError):
+    """The class labels cannot be used."""
+
+
+class LabelsNotFoundError(LabelsError):
+    """No labels were given, found beside the model, or packed in its metadata."""
+
+
+class InvalidLabelsError(LabelsError):
+    """A labels file is unreadable or malformed."""
+
+
+class LabelsMismatchError(LabelsError):
+    """The number of labels differs from the size of the model's output."""
+
+
+class ConfigError(InferenceError):
+    """The per-model sidecar config is malformed."""
+
+
+class BackendUnavailableError(InferenceError):
+    """The chosen runtime package is not installed, or the backend name is unknown."""
+
+
+class ImageError(InferenceError):
+    """A photo cannot be turned into model input."""
+
+
+class UnsupportedImageFormat(ImageError):
+    """The bytes are not JPEG, PNG or WebP."""
+
+
+class ImageDecodeError(ImageError):
+    """A JPEG, PNG or WebP that fails to decode."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than the cap; it was refused before decoding."""
+
+
+class ValidationError(InferenceError):
+    """`validate()` could not vouch for a model."""
+
+
+class ValidationTimeout(ValidationError):
+    """The validation ran past its wall-clock limit."""
+
+
+class ResourceLimitExceeded(ValidationError):
+    """The validation hit its memory or CPU-time limit."""
+
+
+class ModelCrashed(ValidationError):
+    """The runtime process died on the model (killed by a signal)."""

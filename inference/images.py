@@ -1,0 +1,151 @@
+"""Photo bytes to a decoded, upright RGB (or L) Pillow image, defensively.
+
+- Formats: JPEG, PNG and WebP only, recognised by their magic bytes; a file's name is never
+  consulted (a TIFF or PDF named `.jpg` is refused as what it is).
+- Decompression bombs: the pixel count in the header is checked against `max_pixels` before
+  any pixel is decoded, and the error is raised, never just warned. The Pillow plugin is
+  opened directly, so Pillow's global `MAX_IMAGE_PIXELS` warning is not involved and no
+  process-wide setting is changed.
+- JPEG draft mode: the decoder scales by 1/2, 1/4 or 1/8 while decoding (DCT scaling) to the
+  smallest size still covering `min_size`, so a 12 MP photo decodes near the model's size.
+- EXIF orientation is applied (`ImageOps.exif_transpose`), after drafting, so the cheap
+  small image is the one rotated.
+- Modes: everything becomes RGB (or L for a one-channel model). Transparent images (LA,
+  RGBA, PA, P with transparency) are composited on white, as a photo viewer shows them;
+  16-bit and 32-bit grey (I;16, I) are scaled to 8 bits (65535 -> 255) rather than
+  clipped; CMYK goes through Pillow's conversion.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+from .errors import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ColourMode",
+    "ImageSource",
+    "decode_image",
+    "read_image_bytes",
+    "sniff_format",
+    "to_mode",
+]
+
+ImageSource: TypeAlias = bytes | bytearray | memoryview | str | os.PathLike[str]
+ImageFormat = Literal["JPEG", "PNG", "WEBP"]
+ColourMode = Literal["RGB", "L"]
+
+# 100 megapixels: above 48-64 MP phone photos, far below a bomb. Configurable per Model.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+_OTHER_FORMATS = (
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"%PDF", "PDF"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"\x00\x00\x01\x00", "ICO"),
+)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+
+
+def read_image_bytes(source: ImageSource) -> bytes:
+    """The bytes of a photo given as bytes or as a path."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise ImageDecodeError(f"cannot read image file {os.fspath(source)!r}: {exc}") from exc
+
+
+def sniff_format(data: bytes) -> ImageFormat:
+    """JPEG, PNG or WebP from the magic bytes; anything else is `UnsupportedImageFormat`."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if not data:
+        raise UnsupportedImageFormat("the image is empty (0 bytes); accepted: JPEG, PNG, WebP")
+    seen = next((name for magic, name in _OTHER_FORMATS if data.startswith(magic)), None)
+    if seen is None and data[4:8] == b"ftyp":
+        seen = "HEIF/AVIF or another ISO media file"
+    what = f"a {seen} file" if seen else f"not a recognised image (starts {data[:8]!r})"
+    raise UnsupportedImageFormat(f"the image is {what}; accepted: JPEG, PNG, WebP")
+
+
+def _open(data: bytes, fmt: ImageFormat) -> ImageFile.ImageFile:
+    stream = io.BytesIO(data)
+    try:
+        if fmt == "JPEG":
+            return JpegImagePlugin.JpegImageFile(stream)
+        if fmt == "PNG":
+            return PngImagePlugin.PngImageFile(stream)
+        return WebPImagePlugin.WebPImageFile(stream)
+    except _DECODE_ERRORS as exc:
+        raise ImageDecodeError(f"cannot read the {fmt} header: {exc}") from exc
+
+
+def decode_image(
+    data: bytes,
+    *,
+    mode: ColourMode = "RGB",
+    min_size: tuple[int, int] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Decode photo bytes to an upright image in `mode` (see the module docstring).
+
+    `min_size` (width, height) lets a JPEG decode at a reduced scale that still covers it.
+    """
+    fmt = sniff_format(data)
+    image = _open(data, fmt)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"the image is {width}x{height} = {width * height:,} pixels; "
+            f"the limit is {max_pixels:,}"
+        )
+    try:
+        if fmt == "JPEG" and min_size is not None:
+            side = max(min_size)  # either orientation must still cover the target
+            image.draft(mode, (side, side))
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        return to_mode(upright, mode)
+    except _DECODE_ERRORS as exc:
+        raise ImageDecodeError(f"the {fmt} image cannot be decoded: {exc}") from exc
+
+
+def to_mode(image: Image.Image, mode: ColourMode) -> Image.Image:
+    """Any Pillow mode to RGB or L (rules in the module docstring)."""
+    if image.mode == mode:
+        return image
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        image = _grey_to_8_bit(image)
+    elif image.mode in ("LA", "La", "RGBA", "RGBa", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return image.convert(mode)
+
+
+def _grey_to_8_bit(image: Image.Image) -> Image.Image:
+    values = np.asarray(image)
+    if image.mode == "F":
+        scaled = np.clip(values, 0, 255)
+    else:
+        # I;16 and I (how Pillow opens 16-bit PNGs) hold 0..65535.
+        scaled = np.clip(values.astype(np.float64) / 257.0, 0, 255)
+    return Image.fromarray(np.rint(scaled).astype(np.uint8))
