@@ -53,8 +53,11 @@ def fit_to_input(
     crop_ratio: float,
     resample: Literal["bilinear", "bicubic"] = "bilinear",
 ) -> Image.Image:
-    """Resize and centre-crop `image` to `size` (width, height) in one resampling pass."""
-    if image.size == size and crop_ratio == 1.0:
+    """Resize and centre-crop `image` to `size` (width, height) in one resampling pass.
+
+    An image already at `size` is returned as is: it is taken as already cropped.
+    """
+    if image.size == size:
         return image
     box = crop_box(source=image.size, target=size, crop_ratio=crop_ratio)
     # reducing_gap=3 first shrinks by whole factors with a box filter: indistinguishable

@@ -1,0 +1,47 @@
+"""Plain builders shared by the inference tests (a unique module name: tests/ is no package)."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+TESTS_DIR = Path(__file__).resolve().parent
+MODELS_DIR = TESTS_DIR / "models"
+REPO_ROOT = TESTS_DIR.parent.parent
+DEFAULT_MODEL = REPO_ROOT / "models" / "efficientnet_lite0_int8.tflite"
+
+
+def tiny_model(stem: str) -> Path:
+    """Path of a committed tiny model (see models/build_tiny_models.py)."""
+    return MODELS_DIR / f"{stem}.tflite"
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
+    """An image saved to bytes in `fmt`."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def solid(rgb: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> Image.Image:
+    """A solid-colour RGB image of `size` (width, height)."""
+    return Image.new("RGB", size, rgb)
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A real, valid, all-black greyscale PNG of any size, a few hundred KB for 20000^2."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        return len(data).to_bytes(4, "big") + kind + data + crc
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    compressor = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte 0, then black pixels
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
