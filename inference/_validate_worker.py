@@ -50,9 +50,11 @@ def _check(request: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     request = json.loads(argv[1])
     _limit(int(request["memory_bytes"]), float(request["cpu_seconds"]))
+    from inference.errors import ModelTooLargeError
+
     try:
         report = _check(request)
-    except MemoryError:
+    except (MemoryError, ModelTooLargeError):
         report = {
             "error": "ResourceLimitExceeded",
             "message": f"the model needs more than the {request['memory_bytes']:,} byte limit",

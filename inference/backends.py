@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import BackendUnavailableError, InvalidModelError
+from .errors import BackendUnavailableError, InvalidModelError, ModelTooLargeError
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "Interpreter", "delegated_nodes", "open_interpreter"]
 
@@ -72,8 +72,17 @@ def open_interpreter(
             # naming it keeps that true if the default ever changes.
             experimental_op_resolver_type=module.OpResolverType.BUILTIN,
         )
-        interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
+        raise InvalidModelError(f"the runtime rejected the model: {_first_line(exc)}") from exc
+    try:
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError, MemoryError) as exc:
+        needed = _tensor_bytes(interpreter)
+        if isinstance(exc, MemoryError) or not str(exc).strip():
+            # The runtime reports a failed allocation with an empty message.
+            raise ModelTooLargeError(
+                f"the runtime cannot allocate the model's tensors (at least {needed:,} bytes)"
+            ) from exc
         raise InvalidModelError(f"the runtime rejected the model: {_first_line(exc)}") from exc
     return interpreter
 
@@ -108,6 +117,15 @@ def producing_ops(interpreter: Interpreter) -> dict[int, tuple[str, list[int]]] 
         for tensor in np.asarray(op.get("outputs", [])).tolist():
             produced[int(tensor)] = (str(op.get("op_name")), np.asarray(op["inputs"]).tolist())
     return produced
+
+
+def _tensor_bytes(interpreter: Interpreter) -> int:
+    details = getattr(interpreter, "get_tensor_details", None)
+    if details is None:
+        return 0
+    return sum(
+        int(np.prod(d["shape"], dtype=np.int64)) * np.dtype(d["dtype"]).itemsize for d in details()
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,6 +5,7 @@
     │   ├── ModelLoadError          the file cannot be read (missing, a directory, no permission)
     │   ├── InvalidModelError       not a TFLite model, or one the runtime rejects (truncated,
     │   │                           random bytes, inconsistent graph)
+    │   │   └── ModelTooLargeError  the runtime cannot allocate the model's tensors
     │   └── UnsupportedModelError   a valid model that is not a one-image classifier we can run
     │                               (input not an NHWC image, several outputs, per-channel input)
     ├── LabelsError                 the class labels cannot be used
@@ -43,6 +44,7 @@ __all__ = [
     "ModelCrashed",
     "ModelError",
     "ModelLoadError",
+    "ModelTooLargeError",
     "ResourceLimitExceeded",
     "UnsupportedImageFormat",
     "UnsupportedModelError",
@@ -65,6 +67,10 @@ class ModelLoadError(ModelError):
 
 class InvalidModelError(ModelError):
     """The file is not a TFLite model, or the runtime rejects it."""
+
+
+class ModelTooLargeError(InvalidModelError):
+    """The runtime cannot allocate the model's tensors (out of memory)."""
 
 
 class UnsupportedModelError(ModelError):

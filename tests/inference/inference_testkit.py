@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import io
+import sys
 import zlib
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 from PIL import Image
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -45,3 +50,27 @@ def huge_png(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
     )
+
+
+@functools.cache
+def build_script() -> ModuleType:
+    """The tiny-model build script, imported as a module (it lives beside the models)."""
+    spec = importlib.util.spec_from_file_location(
+        "build_tiny_models", MODELS_DIR / "build_tiny_models.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class is built.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def colour_probabilities(rgb: tuple[int, int, int], *, height: int, width: int) -> np.ndarray:
+    """Float reference for the tiny colour models on a solid colour: softmax of W x."""
+    x = (np.array(rgb, dtype=np.float64) - 127.0) / 128.0
+    logits = build_script().colour_weights(height, width) @ np.tile(x, height * width)
+    exp = np.exp(logits - logits.max())
+    result: np.ndarray = exp / exp.sum()
+    return result

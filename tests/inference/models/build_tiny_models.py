@@ -91,7 +91,11 @@ def _tensor(builder: flatbuffers.Builder, tensor: TensorDef, buffer_index: int) 
 def _operator(builder: flatbuffers.Builder, opcode_index: int, opcode: int, io_: tuple) -> int:
     inputs = _int_vector(builder, io_[0])
     outputs = _int_vector(builder, io_[1])
-    if opcode == BuiltinOperator.FULLY_CONNECTED:
+    if opcode == BuiltinOperator.MEAN:
+        tflite.ReducerOptionsStart(builder)
+        tflite.ReducerOptionsAddKeepDims(builder, False)
+        options, options_type = tflite.ReducerOptionsEnd(builder), BuiltinOptions.ReducerOptions
+    elif opcode == BuiltinOperator.FULLY_CONNECTED:
         tflite.FullyConnectedOptionsStart(builder)
         options, options_type = (
             tflite.FullyConnectedOptionsEnd(builder),
@@ -256,6 +260,20 @@ def quantized_graph(
         graph.ops.append((BuiltinOperator.SOFTMAX, [3], [4]))
         graph.outputs = [4]
     return graph
+
+
+def huge_input_graph(side: int) -> GraphDef:
+    """A legal 3-class classifier (MEAN over H, W) whose input is side x side: an OOM probe.
+
+    Not committed: the tests build it on the fly to check validate()'s memory limit.
+    """
+    axes = np.array([1, 2], dtype="<i4").tobytes()
+    tensors = [
+        TensorDef("image", (1, side, side, 3), TensorType.FLOAT32),
+        TensorDef("axes", (2,), TensorType.INT32, axes),
+        TensorDef("scores", (1, 3), TensorType.FLOAT32),
+    ]
+    return GraphDef(tensors, [0], [2], [(BuiltinOperator.MEAN, [0, 1], [2])])
 
 
 def with_packed_labels(model: bytes, labels: list[str]) -> bytes:

@@ -1,0 +1,167 @@
+"""Decoding photos: formats by content, EXIF orientation, every mode, draft, bad input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from inference_testkit import encode, solid
+from PIL import Image
+
+from inference import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
+from inference.images import decode_image, read_image_bytes, sniff_format
+
+# Upright 60x40 test card: red, green / blue, white quadrants.
+QUADRANTS = {(0, 0): (255, 0, 0), (0, 1): (0, 255, 0), (1, 0): (0, 0, 255), (1, 1): (255,) * 3}
+
+
+def _upright() -> np.ndarray:
+    card = np.zeros((40, 60, 3), np.uint8)
+    for (row, col), colour in QUADRANTS.items():
+        card[row * 20 : row * 20 + 20, col * 30 : col * 30 + 30] = colour
+    return card
+
+
+# How a camera stores the upright picture for each EXIF orientation (EXIF 2.3, tag 0x0112),
+# written with numpy so the test does not trust Pillow's own table.
+STORED = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1, :],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, 1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, -1),
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED))
+def test_every_exif_orientation_comes_out_upright(orientation: int) -> None:
+    stored = Image.fromarray(np.ascontiguousarray(STORED[orientation](_upright())))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(stored, "JPEG", quality=95, exif=exif.tobytes())
+    decoded = np.asarray(decode_image(data))
+    assert decoded.shape == (40, 60, 3)
+    for (row, col), colour in QUADRANTS.items():
+        centre = decoded[row * 20 + 10, col * 30 + 15].astype(int)
+        assert np.abs(centre - colour).max() < 12, (orientation, row, col, centre)
+
+
+def _png(image: Image.Image, **params: object) -> bytes:
+    return encode(image, "PNG", **params)
+
+
+def _palette_with_transparency() -> bytes:
+    image = Image.new("P", (8, 8), 1)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    return _png(image, transparency=1)  # index 1 (red) is transparent: shows white
+
+
+MODES = {
+    "L": (_png(Image.new("L", (8, 8), 100)), (100, 100, 100)),
+    "LA": (_png(Image.new("LA", (8, 8), (0, 0))), (255, 255, 255)),
+    "RGBA half red": (_png(Image.new("RGBA", (8, 8), (255, 0, 0, 128))), (255, 127, 127)),
+    "P": (
+        _png(Image.new("RGB", (8, 8), (10, 200, 30)).convert("P", palette=Image.Palette.ADAPTIVE)),
+        (10, 200, 30),
+    ),
+    "P transparent": (_palette_with_transparency(), (255, 255, 255)),
+    "CMYK": (encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG"), (255, 0, 0)),
+    "I;16": (_png(Image.fromarray(np.full((8, 8), 30000, np.uint16))), (117, 117, 117)),
+    "WebP RGB": (encode(solid((20, 120, 220), (8, 8)), "WEBP", lossless=True), (20, 120, 220)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODES))
+def test_every_mode_becomes_rgb(name: str) -> None:
+    data, expected = MODES[name]
+    decoded = decode_image(data)
+    assert decoded.mode == "RGB"
+    pixel = np.asarray(decoded)[4, 4].astype(int)
+    assert np.abs(pixel - expected).max() <= 3, pixel
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    data = _png(Image.fromarray(np.array([[0, 257, 65535]], np.uint16)))
+    assert np.asarray(decode_image(data, mode="L")).tolist() == [[0, 1, 255]]
+
+
+def test_draft_mode_decodes_a_big_jpeg_near_the_target_size() -> None:
+    x = np.linspace(0, 255, 4000, dtype=np.uint8)
+    big = Image.fromarray(np.broadcast_to(x, (3000, 4000))).convert("RGB")
+    data = encode(big, "JPEG", quality=80)
+    assert decode_image(data).size == (4000, 3000)
+    # 1/8 scale (500x375) is the smallest that still covers 256 on both sides.
+    assert decode_image(data, min_size=(256, 256)).size == (500, 375)
+
+
+def test_a_20000_pixel_square_png_is_refused_before_decoding(png_20000: bytes) -> None:
+    assert len(png_20000) < 2_000_000
+    with pytest.raises(ImageTooLargeError, match="20000x20000"):
+        decode_image(png_20000)
+
+
+def test_the_pixel_cap_is_configurable() -> None:
+    data = _png(Image.new("L", (100, 100)))
+    with pytest.raises(ImageTooLargeError):
+        decode_image(data, max_pixels=9_999)
+    assert decode_image(data, max_pixels=10_000).size == (100, 100)
+
+
+def test_truncated_jpeg_is_a_decode_error() -> None:
+    data = encode(Image.effect_noise((200, 200), 64).convert("RGB"), "JPEG")
+    with pytest.raises(ImageDecodeError):
+        decode_image(data[: len(data) // 2])
+
+
+def test_truncated_png_is_a_decode_error() -> None:
+    data = _png(Image.effect_noise((64, 64), 64))
+    with pytest.raises(ImageDecodeError):
+        decode_image(data[: len(data) - 40])
+
+
+def _tiff() -> bytes:
+    return encode(solid((1, 2, 3)), "TIFF")
+
+
+def _pdf() -> bytes:
+    return encode(solid((1, 2, 3)), "PDF")
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b"", "empty"),
+        (_tiff(), "TIFF"),
+        (_pdf(), "PDF"),
+        (encode(solid((1, 2, 3)), "GIF"), "GIF"),
+        (encode(solid((1, 2, 3)), "BMP"), "BMP"),
+        (b"hello, not an image", "not a recognised image"),
+    ],
+)
+def test_other_formats_are_refused_by_content(data: bytes, what: str, tmp_path: Path) -> None:
+    named_jpg = tmp_path / "photo.jpg"
+    named_jpg.write_bytes(data)
+    with pytest.raises(UnsupportedImageFormat, match=what):
+        decode_image(read_image_bytes(named_jpg))
+
+
+def test_a_jpeg_named_png_is_still_a_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    path.write_bytes(encode(solid((200, 10, 10)), "JPEG"))
+    assert sniff_format(read_image_bytes(path)) == "JPEG"
+    assert decode_image(read_image_bytes(path)).size == (40, 30)
+
+
+def test_missing_file_is_a_decode_error(tmp_path: Path) -> None:
+    with pytest.raises(ImageDecodeError, match="cannot read"):
+        read_image_bytes(tmp_path / "nope.jpg")
+
+
+def test_sniffing_reads_magic_bytes() -> None:
+    assert sniff_format(io.BytesIO(encode(solid((0, 0, 0)), "WEBP")).getvalue()) == "WEBP"
+    assert sniff_format(b"\x89PNG\r\n\x1a\n") == "PNG"
