@@ -120,8 +120,9 @@ def decode_image(
             side = max(min_size)  # either orientation must still cover the target
             image.draft(mode, (side, side))
         image.load()
-        upright = ImageOps.exif_transpose(image)
-        return to_mode(upright, mode)
+        # In place: without an orientation tag the default would still copy the pixels.
+        ImageOps.exif_transpose(image, in_place=True)
+        return to_mode(image, mode)
     except _DECODE_ERRORS as exc:
         raise ImageDecodeError(f"the {fmt} image cannot be decoded: {exc}") from exc
 

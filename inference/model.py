@@ -100,6 +100,7 @@ class Model:
         self._decode_size = (round(spec.width / ratio), round(spec.height / ratio))
         self._logits = spec.output_kind == "logits"
         self._quantization = spec.output.quantization
+        self._top_k = spec.config.top_k
 
     @classmethod
     def from_path(
@@ -240,13 +241,14 @@ class Model:
         if self._quantization is not None:
             values = dequantize(values, self._quantization)
         probabilities = softmax(values) if self._logits else normalise(values)
-        best = top_k(probabilities, self._spec.config.top_k)
+        k = self._top_k
+        best = top_k(probabilities, max(k, 2))
         labels = self._labels
         return Prediction(
             top_k=tuple(
-                LabelScore(labels[i].id, labels[i].name, float(probabilities[i])) for i in best
+                LabelScore(labels[i].id, labels[i].name, float(probabilities[i])) for i in best[:k]
             ),
-            uncertainty=uncertainty(probabilities),
+            uncertainty=uncertainty(probabilities, ranked=best),
             model_version=self._spec.version,
             model_sha256=self._spec.sha256,
         )

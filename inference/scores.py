@@ -11,6 +11,7 @@ All three lie in [0, 1] and grow with uncertainty, so they sort the same way:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,10 +38,10 @@ class Uncertainty:
 
 def softmax(logits: NDArray[np.floating]) -> NDArray[np.float64]:
     """Probabilities from logits, stable for large values."""
-    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits)
-    exp = np.exp(shifted)
-    result: NDArray[np.float64] = exp / exp.sum()
-    return result
+    values = np.asarray(logits, dtype=np.float64)
+    exp: NDArray[np.float64] = np.exp(values - values.max())
+    exp /= exp.sum()
+    return exp
 
 
 def normalise(probabilities: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -66,26 +67,37 @@ def top_k(probabilities: NDArray[np.floating], k: int) -> list[int]:
     """Indices of the k highest probabilities, highest first; ties keep the lower index."""
     values = np.asarray(probabilities)
     k = min(k, values.size)
-    # Partition finds the k-th value in O(n); every index reaching it is a candidate, so
-    # ties at the boundary are all seen and the lower index wins (lexsort is stable).
-    kth = np.partition(values, values.size - k)[values.size - k]
-    candidates = np.flatnonzero(values >= kth)
-    order = candidates[np.lexsort((candidates, -values[candidates]))][:k]
-    return [int(i) for i in order]
+    candidates = np.argpartition(values, values.size - k)[values.size - k :]
+    kth = values[candidates].min()
+    if np.count_nonzero(values >= kth) > k:
+        # A tie at the boundary: argpartition may have kept any of the tied indices, so
+        # take them all and let the lower index win.
+        candidates = np.flatnonzero(values >= kth)
+    ranked = sorted(candidates.tolist(), key=lambda i: (-float(values[i]), i))
+    return ranked[:k]
 
 
-def uncertainty(probabilities: NDArray[np.floating]) -> Uncertainty:
-    """Least confidence, margin and normalised entropy of a probability vector."""
+def uncertainty(
+    probabilities: NDArray[np.floating], *, ranked: Sequence[int] | None = None
+) -> Uncertainty:
+    """Least confidence, margin and normalised entropy of a probability vector.
+
+    `ranked`, when given, holds at least the two most probable indices, highest first
+    (as `top_k` returns them), which saves ranking the vector again.
+    """
     p = np.asarray(probabilities, dtype=np.float64)
     classes = p.size
     if classes < 2:
         return Uncertainty(least_confidence=0.0, margin=0.0, entropy=0.0)
-    first, second = np.partition(p, classes - 2)[-1:-3:-1]
-    nonzero = p[p > 0]
-    entropy = float(-(nonzero * np.log(nonzero)).sum()) / math.log(classes)
+    if ranked is None or len(ranked) < 2:
+        ranked = top_k(p, 2)
+    first, second = float(p[ranked[0]]), float(p[ranked[1]])
+    # 0 * log(0) counts as 0: take the log of the positive entries only.
+    logs = np.log(p, out=np.zeros_like(p), where=p > 0)
+    entropy = -float(np.dot(p, logs)) / math.log(classes)
     return Uncertainty(
-        least_confidence=_unit((1.0 - float(first)) * classes / (classes - 1)),
-        margin=_unit(1.0 - (float(first) - float(second))),
+        least_confidence=_unit((1.0 - first) * classes / (classes - 1)),
+        margin=_unit(1.0 - (first - second)),
         entropy=_unit(entropy),
     )
 
