@@ -1,0 +1,156 @@
+"""The consensus engine in memory: the reference for how the service wires the pure parts.
+
+`ConsensusEngine` keeps the same plain states the service keeps in MongoDB (one
+`PhotoState` per photo, one `ContributorState` per contributor, the `LabelPrior`, the
+votes) and runs the same steps: `submit` applies one answer with `answer_update` (two
+`$inc`s in the store) and every `reestimate_every` answers a full `reestimate` refreshes
+reliabilities and rescores every stored photo. The benchmarks and tests drive it; the
+service replaces the dictionaries with collections. Not safe for concurrent use.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from api.consensus._encoding import VoteTable
+from api.consensus.aggregation import (
+    AnswerUpdate,
+    Consensus,
+    PhotoState,
+    answer_update,
+    apply_update,
+    consensus,
+)
+from api.consensus.em import Reestimate, VoteRecord, reestimate
+from api.consensus.evidence import Answer, Evidence, LabelIndex, evidence_of
+from api.consensus.priors import LabelPrior, Prior
+from api.consensus.reliability import ContributorState, ReliabilityPrior, reliability
+from api.consensus.retirement import Demand, RetirementPolicy, demand
+
+# Full re-estimation every this many accepted answers (the service's default). Often enough
+# that reliabilities learned early steer the rest, rare enough that EM (tens of
+# milliseconds per 10,000 votes, warm-started) stays a background cost.
+REESTIMATE_EVERY = 2000
+REESTIMATE_TIME_BUDGET = 5.0  # seconds; EM stops early rather than block for longer
+# Warm-started from the current reliabilities, EM needs few steps; a bounded number keeps
+# each re-estimation cheap, and the next one continues where this one stopped.
+REESTIMATE_MAX_ITERATIONS = 20
+
+
+class AlreadyAnswered(ValueError):
+    """The contributor already answered this photo: one answer per photo and contributor."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Knobs of the engine; the defaults are the service's defaults."""
+
+    reliability_prior: ReliabilityPrior = field(default_factory=ReliabilityPrior)
+    policy: RetirementPolicy = field(default_factory=RetirementPolicy)
+    reestimate_every: int = REESTIMATE_EVERY
+    time_budget: float = REESTIMATE_TIME_BUDGET
+    max_iterations: int = REESTIMATE_MAX_ITERATIONS
+    label_count: int | None = None  # None: a closed label space (the labels answers name)
+
+
+class ConsensusEngine:
+    """Online aggregation, periodic re-estimation and retirement over in-memory state."""
+
+    def __init__(self, settings: EngineSettings | None = None, labels: LabelIndex | None = None):
+        self.settings = settings or EngineSettings()
+        self.labels = labels or LabelIndex()
+        self.photos: dict[str, PhotoState] = {}
+        self.contributors: dict[str, ContributorState] = {}
+        self.label_prior = LabelPrior(label_count=self.settings.label_count)
+        self.model_priors: dict[str, Prior] = {}
+        self.records: list[VoteRecord] = []
+        self._table = VoteTable()  # the same votes, kept encoded for re-estimation
+        self._answered: set[tuple[str, str]] = set()
+        self._alphabets: Counter[int] = Counter()
+        self._since_reestimate = 0
+
+    def prior_for(self, photo: str) -> Prior:
+        return self.model_priors.get(photo, self.label_prior)
+
+    def mark_gold(self, photo: str, label: str) -> None:
+        """Make `photo` a gold photo with a known label (its answers grade contributors)."""
+        self.photos.setdefault(photo, PhotoState()).gold_label = label
+
+    def submit(self, photo: str, contributor: str, answer: Answer | Evidence) -> AnswerUpdate:
+        """Accept one answer; re-estimates first when `reestimate_every` answers are due."""
+        if (photo, contributor) in self._answered:
+            raise AlreadyAnswered(f"{contributor!r} already answered {photo!r}")
+        if self._since_reestimate >= self.settings.reestimate_every:
+            self.reestimate()
+        evidence = answer if isinstance(answer, Evidence) else evidence_of(answer, self.labels)
+        photo_state = self.photos.setdefault(photo, PhotoState())
+        contributor_state = self.contributors.setdefault(contributor, ContributorState())
+        update = answer_update(
+            photo_state,
+            contributor_state,
+            evidence,
+            prior=self.prior_for(photo),
+            reliability_prior=self.settings.reliability_prior,
+        )
+        apply_update(photo_state, contributor_state, update)
+        self._answered.add((photo, contributor))
+        for vote in evidence.votes:
+            record = VoteRecord(photo, contributor, vote)
+            self.records.append(record)
+            self._table.append(record)
+        self._alphabets.update(vote.alphabet_size for vote in evidence.votes)
+        self._since_reestimate += 1
+        return update
+
+    def reestimate(self) -> Reestimate:
+        """EM over every vote so far; replaces reliabilities and rescores every photo."""
+        gold = {p: s.gold_label for p, s in self.photos.items() if s.gold_label is not None}
+        result = reestimate(
+            self._table,
+            gold=gold,
+            model_priors=self.model_priors,
+            label_count=self.settings.label_count,
+            reliability_prior=self.settings.reliability_prior,
+            start=self.contributors,
+            start_prior=self.label_prior,
+            max_iterations=self.settings.max_iterations,
+            time_budget=self.settings.time_budget,
+        )
+        self.contributors.update(result.contributors)
+        self.label_prior = result.label_prior
+        for photo, log_odds in result.log_odds.items():
+            self.photos[photo].log_odds = log_odds
+        self._since_reestimate = 0
+        return result
+
+    def consensus(self, photo: str) -> Consensus:
+        return consensus(self.photos.get(photo, PhotoState()), self.prior_for(photo))
+
+    def typical_accuracy(self) -> float:
+        """Vote-weighted mean reliability: what one more answer is likely worth."""
+        prior = self.settings.reliability_prior
+        weights = {c: s.vote_count for c, s in self.contributors.items() if s.vote_count}
+        if not weights:
+            return prior.prior_mean
+        total = sum(weights.values())
+        return sum(reliability(self.contributors[c], prior) * n for c, n in weights.items()) / total
+
+    def demand(self, photo: str, *, typical_accuracy: float | None = None) -> Demand:
+        """Retirement and answers still needed for `photo` (pass `typical_accuracy` to reuse it)."""
+        state = self.photos.get(photo, PhotoState())
+        alphabet = self._alphabets.most_common(1)[0][0] if self._alphabets else 2
+        return demand(
+            self.consensus(photo),
+            self.settings.policy,
+            is_gold=state.gold_label is not None,
+            typical_accuracy=self.typical_accuracy()
+            if typical_accuracy is None
+            else typical_accuracy,
+            alphabet_size=alphabet,
+        )
+
+    def reliabilities(self) -> Mapping[str, float]:
+        prior = self.settings.reliability_prior
+        return {c: reliability(s, prior) for c, s in self.contributors.items()}

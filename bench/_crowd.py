@@ -1,0 +1,69 @@
+"""Reading the crowd truth-inference datasets (`answer.csv`, `truth.csv`) for the benchmarks.
+
+Item and worker ids stay opaque strings (in Product the item id gives the truth away).
+Duplicate answers by one worker on one item count once (the first is kept), as the
+service accepts one answer per photo and contributor.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.consensus.evidence import ChooseAnswer, Evidence, evidence_of
+
+
+class DatasetError(Exception):
+    """A dataset directory that cannot be read; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class CrowdData:
+    answers: list[tuple[str, str, str]]  # (item, worker, label), file order, deduplicated
+    truth: dict[str, str]
+    labels: tuple[str, ...]  # the closed label set the answers use
+
+    def evidence(self, label: str) -> Evidence:
+        """One crowd answer as the engine sees it: a CHOOSE over all labels, no NONE."""
+        return evidence_of(ChooseAnswer(self.labels, label, none_allowed=False))
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[list[str]]:
+    if not path.is_file():
+        raise DatasetError(f"{path} not found (expected a CSV with header {','.join(columns)})")
+    with path.open(newline="", encoding="utf-8") as handle:  # newline="" reads CRLF too
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        if tuple(header[: len(columns)]) != columns:
+            raise DatasetError(f"{path}: header {header} is not {','.join(columns)}")
+        return [[cell.strip() for cell in row] for row in reader if row]
+
+
+def read_crowd(directory: Path) -> CrowdData:
+    """Read `answer.csv` and `truth.csv` from `directory`."""
+    if not directory.is_dir():
+        raise DatasetError(f"dataset directory {directory} does not exist")
+    answers: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for item, worker, label, *_ in _rows(directory / "answer.csv", ("question", "worker", "answer")):
+        if (item, worker) not in seen:
+            seen.add((item, worker))
+            answers.append((item, worker, label))
+    truth_rows = _rows(directory / "truth.csv", ("question", "truth"))
+    truth = {row[0]: row[1] for row in truth_rows}
+    if not answers:
+        raise DatasetError(f"{directory / 'answer.csv'} has no answers")
+    labels = tuple(sorted({label for _, _, label in answers}))
+    return CrowdData(answers, truth, labels)
+
+
+def accuracy(predicted: dict[str, str | None], truth: dict[str, str]) -> float:
+    """Share of items with truth whose predicted label equals it (unanswered count wrong)."""
+    return sum(predicted.get(item) == label for item, label in truth.items()) / len(truth)
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,99 @@
+"""Aggregation accuracy on a crowd dataset: majority vote, the engine in batch, and online.
+
+    python bench/aggregation.py DATASET_DIR [--json OUT] [--seed N]
+
+- majority vote, ties broken by a seeded random choice;
+- batch: one full re-estimation (EM) over every answer;
+- online: answers fed one at a time through `ConsensusEngine.submit` (the service's update
+  path) in a seeded random order, with a full re-estimation every `REESTIMATE_EVERY` answers
+  that also rescores the stored consensus, and none after the last answer; then the same in
+  file order (the files are sorted by worker or by item, not by arrival).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd
+
+from api.consensus.aggregation import PhotoState, majority
+from api.consensus.em import VoteRecord, reestimate
+from api.consensus.engine import REESTIMATE_EVERY, ConsensusEngine
+from api.consensus.evidence import Vote
+
+
+def majority_accuracy(data: CrowdData, seed: int) -> float:
+    photos: dict[str, PhotoState] = {}
+    for item, _, label in data.answers:
+        tally = photos.setdefault(item, PhotoState()).tally
+        tally[label] = tally.get(label, 0.0) + 1.0
+    rng = random.Random(seed)
+    predicted = {item: majority(state, rng).label for item, state in sorted(photos.items())}
+    return accuracy(predicted, data.truth)
+
+
+def batch_accuracy(data: CrowdData) -> float:
+    engine = ConsensusEngine()
+    records = [
+        VoteRecord(item, worker, Vote(data.labels, label, none_allowed=False))
+        for item, worker, label in data.answers
+    ]
+    result = reestimate(records, reliability_prior=engine.settings.reliability_prior)
+    engine.label_prior = result.label_prior
+    for item, log_odds in result.log_odds.items():
+        engine.photos[item] = PhotoState(log_odds=log_odds, vote_count=1)
+    return accuracy({item: engine.consensus(item).label for item in engine.photos}, data.truth)
+
+
+def online_accuracy(data: CrowdData, order: list[int]) -> float:
+    engine = ConsensusEngine()
+    for index in order:
+        item, worker, label = data.answers[index]
+        engine.submit(item, worker, data.evidence(label))
+    return accuracy({item: engine.consensus(item).label for item in engine.photos}, data.truth)
+
+
+def run(directory: Path, seed: int) -> dict[str, float | int]:
+    data = read_crowd(directory)
+    started = time.perf_counter()
+    order = list(range(len(data.answers)))
+    shuffled = order[:]
+    random.Random(seed).shuffle(shuffled)
+    results: dict[str, float | int] = {
+        "mv_accuracy": majority_accuracy(data, seed),
+        "batch_accuracy": batch_accuracy(data),
+        "online_accuracy": online_accuracy(data, shuffled),
+        "online_accuracy_file_order": online_accuracy(data, order),
+        "reestimate_every": REESTIMATE_EVERY,
+        "n_items": len({item for item, _, _ in data.answers}),
+        "n_answers": len(data.answers),
+    }
+    results["seconds"] = round(time.perf_counter() - started, 2)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, help="folder with answer.csv and truth.csv")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        results = run(args.dataset, args.seed)
+    except DatasetError as error:
+        fail(str(error))
+    print(f"dataset {args.dataset}  seed {args.seed}  re-estimation every {REESTIMATE_EVERY} answers")
+    print(f"{'metric':<28}{'value':>10}")
+    for key, value in results.items():
+        shown = f"{value:.4f}" if isinstance(value, float) and key != "seconds" else str(value)
+        print(f"{key:<28}{shown:>10}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
