@@ -130,18 +130,11 @@ class Model:
         interpreter = backends.open_interpreter(data, backend=backend_name, num_threads=num_threads)
         inp = spec_module.check_image_input(interpreter.get_input_details())
         out = spec_module.check_scores_output(interpreter.get_output_details())
-        label_list, labels_source = find_labels(
-            model_path, data, Path(labels) if labels is not None else None
-        )
-        classes = out.shape[-1]
-        if len(label_list) != classes:
-            raise LabelsMismatchError(
-                f"{labels_source} has {len(label_list)} labels but the model outputs "
-                f"{classes} scores; they must match one to one"
-            )
+        label_list, labels_source = _matching_labels(model_path, data, labels, out.shape[-1])
         encoder = _encoder(inp, model_config)
 
         def new_runner(interp: backends.Interpreter | None = None) -> Runner:
+            # Later runners (one per concurrent thread) are built from the same bytes.
             interp = interp or backends.open_interpreter(
                 data, backend=backend_name, num_threads=num_threads
             )
@@ -252,6 +245,18 @@ class Model:
             model_version=self._spec.version,
             model_sha256=self._spec.sha256,
         )
+
+
+def _matching_labels(
+    model_path: Path, data: bytes, labels: str | os.PathLike[str] | None, classes: int
+) -> tuple[tuple[Label, ...], str]:
+    label_list, source = find_labels(model_path, data, Path(labels) if labels else None)
+    if len(label_list) != classes:
+        raise LabelsMismatchError(
+            f"{source} has {len(label_list)} labels but the model outputs {classes} scores; "
+            "they must match one to one"
+        )
+    return label_list, source
 
 
 def _encoder(inp: TensorSpec, config: ModelConfig) -> InputEncoder:

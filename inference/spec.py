@@ -78,6 +78,13 @@ class ModelSpec:
         """Whether the input or the output is integer (quantized)."""
         return self.input.quantization is not None or self.output.quantization is not None
 
+    @property
+    def postprocessing(self) -> tuple[str, ...]:
+        """The steps from raw output to probabilities, e.g. ("dequantize", "softmax")."""
+        steps = ["dequantize"] if self.output.quantization is not None else []
+        steps.append("softmax" if self.output_kind == "logits" else "renormalise")
+        return tuple(steps)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; `from_dict` reads it back."""
         data = asdict(self)

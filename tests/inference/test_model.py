@@ -115,6 +115,7 @@ def test_spec_describes_the_model() -> None:
     assert (spec.input.dtype, spec.output.dtype) == ("int8", "int8")
     assert spec.output.quantization == Quantization(scale=1 / 16, zero_point=0)
     assert spec.quantized
+    assert spec.postprocessing == ("dequantize", "softmax")
     assert spec.label_count == 4
     assert spec.backend == "ai-edge-litert"
     assert spec.xnnpack is True
