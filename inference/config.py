@@ -57,6 +57,8 @@ class ModelConfig:
             raise ConfigError(f"resample must be 'bilinear' or 'bicubic', got {self.resample!r}")
         if self.top_k < 1:
             raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
+        if self.version is not None and not (isinstance(self.version, str) and self.version):
+            raise ConfigError(f"version must be a non-empty string, got {self.version!r}")
         if self.output not in (None, "logits", "probabilities"):
             raise ConfigError(f"output must be 'logits' or 'probabilities', got {self.output!r}")
 

@@ -43,6 +43,7 @@ def test_no_sidecar_means_defaults(tmp_path: Path) -> None:
         {"top_k": 2.5},
         {"output": "scores"},
         {"resample": "lanczos"},
+        {"version": 3},
     ],
 )
 def test_bad_configs_are_refused(data: dict[str, object]) -> None:
