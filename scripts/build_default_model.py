@@ -13,8 +13,10 @@ photos, which measure it):
 - the model input is int8 with the exact range of a normalised pixel
   ([-127/128, 128/128], so scale 1/128 and zero point -1: the quantized input is
   simply `pixel - 128`);
-- the final fully connected layer has int16 activations and the output stays float32
-  logits (no softmax in the graph): int8 logits tie at the top too often;
+- the final fully connected layer (1000 logits) keeps int8 per-channel weights but
+  float32 input and output (dynamic-range: the runtime quantizes its input on the fly),
+  so the output is float32 logits, no softmax in the graph: int8 logits tie at the top
+  too often;
 - activation ranges are the min/max over all calibration photos.
 
 Outputs in `--out-dir` (default `models/`): `efficientnet_lite0_int8.tflite`,
@@ -95,12 +97,13 @@ def quantization_recipe() -> list[dict]:
 
     manager = recipe_manager.RecipeManager()
     manager.load_quantization_recipe(recipe.static_wi8_ai8())
-    # Logits: keep the last layer's activations wider than int8 and the output float.
-    manager.add_static_config(
+    # Logits: int8 logits tie at the top too often, so the last layer computes float
+    # logits from int8 weights (activations quantized on the fly by the runtime, which
+    # XNNPACK runs; an int16-activation FC measured ~0.4 ms slower, outside XNNPACK).
+    manager.add_dynamic_config(
         regex=".*",
         operation_name=qtyping.TFLOperationName.FULLY_CONNECTED,
-        activation_num_bits=16,
-        weight_num_bits=8,
+        num_bits=8,
     )
     manager.add_quantization_config(
         regex=".*",
@@ -137,6 +140,7 @@ def quantize(float_path: Path, recipe: list[dict], qsvs: dict, path: Path) -> No
 
     result = quantizer.Quantizer(str(float_path), recipe).quantize(qsvs)
     result.export_model(str(path), overwrite=True)
+    path.chmod(0o644)  # the quantizer writes it executable
 
 
 def write_labels(classes_file: Path, paths: Sequence[Path]) -> None:
