@@ -47,7 +47,9 @@ def read_crowd(directory: Path) -> CrowdData:
         raise DatasetError(f"dataset directory {directory} does not exist")
     answers: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for item, worker, label, *_ in _rows(directory / "answer.csv", ("question", "worker", "answer")):
+    for item, worker, label, *_ in _rows(
+        directory / "answer.csv", ("question", "worker", "answer")
+    ):
         if (item, worker) not in seen:
             seen.add((item, worker))
             answers.append((item, worker, label))

@@ -86,7 +86,9 @@ def main() -> None:
         results = run(args.dataset, args.seed)
     except DatasetError as error:
         fail(str(error))
-    print(f"dataset {args.dataset}  seed {args.seed}  re-estimation every {REESTIMATE_EVERY} answers")
+    print(
+        f"dataset {args.dataset}  seed {args.seed}  re-estimation every {REESTIMATE_EVERY} answers"
+    )
     print(f"{'metric':<28}{'value':>10}")
     for key, value in results.items():
         shown = f"{value:.4f}" if isinstance(value, float) and key != "seconds" else str(value)

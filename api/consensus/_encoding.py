@@ -101,6 +101,10 @@ class Votes:
         self.cell_answer = cells % width
         row_keys, self.cell_row = np.unique(cells // width, return_inverse=True)
         self.n_rows = len(row_keys)
+        # The crowd's error pattern: (truth, answer) pairs pooled over contributors.
+        pattern_keys, self.cell_pattern = np.unique(cells % (width * width), return_inverse=True)
+        self.pattern_truth = pattern_keys // width
+        self.pattern_answer = pattern_keys % width
 
     def _build_variants(self) -> None:
         """(cell, alphabet size) variants: one likelihood value each per EM iteration."""
@@ -114,6 +118,8 @@ class Votes:
         self.variant_hit = self.cell_truth[self.variant_cell] == self.cell_answer[self.variant_cell]
         self.variant_contributor = self.cell_contributor[self.variant_cell]
         self.variant_row = self.cell_row[self.variant_cell]
+        self.variant_pattern = self.cell_pattern[self.variant_cell]
+        self.variant_truth = self.cell_truth[self.variant_cell]
         self.v_wrong_picks = np.maximum(self.v_size, 2) - 1
         self.v_scale = np.where(self.v_size >= 2, self.v_weight, 0.0)
 

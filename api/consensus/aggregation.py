@@ -33,6 +33,7 @@ from api.consensus.keys import decode_key, encode_key
 from api.consensus.priors import Prior
 from api.consensus.reliability import (
     ContributorState,
+    ErrorPattern,
     ReliabilityPrior,
     Truth,
     add_counts,
@@ -204,6 +205,7 @@ def answer_update(
     *,
     prior: Prior,
     reliability_prior: ReliabilityPrior,
+    pattern: ErrorPattern | None = None,
 ) -> AnswerUpdate:
     """The online update for one accepted answer, from the states before it."""
     before = posterior(photo, prior)
@@ -216,7 +218,7 @@ def answer_update(
     agreed = 0.0
     for vote in evidence.votes:
         if photo.gold_label is None:  # gold answers teach reliability, never consensus
-            for t, x in vote_terms(contributor, vote, reliability_prior).items():
+            for t, x in vote_terms(contributor, vote, reliability_prior, pattern).items():
                 log_odds[t] = log_odds.get(t, 0.0) + x
             if vote.choice is not None:
                 tally[vote.choice] = tally.get(vote.choice, 0.0) + vote.weight
@@ -256,11 +258,13 @@ def apply_update(photo: PhotoState, contributor: ContributorState, update: Answe
 
 
 def log_odds_of(
-    votes: Iterable[tuple[ContributorState, Vote]], reliability_prior: ReliabilityPrior
+    votes: Iterable[tuple[ContributorState, Vote]],
+    reliability_prior: ReliabilityPrior,
+    pattern: ErrorPattern | None = None,
 ) -> dict[str, float]:
     """A photo's `log_odds` computed in one go from its votes (rescoring, and tests)."""
     log_odds: dict[str, float] = {}
     for contributor, vote in votes:
-        for t, x in vote_terms(contributor, vote, reliability_prior).items():
+        for t, x in vote_terms(contributor, vote, reliability_prior, pattern).items():
             log_odds[t] = log_odds.get(t, 0.0) + x
     return log_odds

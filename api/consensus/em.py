@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from api.consensus._encoding import Floats, Ints, Pairs, Votes, VoteTable
 from api.consensus.evidence import Vote
 from api.consensus.priors import LabelPrior, Prior
-from api.consensus.reliability import ContributorState, ReliabilityPrior, reliability
+from api.consensus.reliability import ContributorState, ErrorPattern, ReliabilityPrior, reliability
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ class Reestimate:
     contributors: dict[str, ContributorState]
     label_prior: LabelPrior
     log_odds: dict[str, dict[str, float]]
+    pattern: ErrorPattern
     iterations: int
     converged: bool
 
@@ -63,6 +64,8 @@ class _Params:
     cells: Floats  # soft confusion counts per cell
     rows: Floats  # row sums per (contributor, truth)
     accuracy: Floats  # per contributor
+    errors: Floats  # the crowd's wrong answers per (truth, answer) pattern key
+    error_rows: Floats  # their sums per truth
 
 
 def reestimate(
@@ -74,6 +77,7 @@ def reestimate(
     reliability_prior: ReliabilityPrior | None = None,
     start: Mapping[str, ContributorState] | None = None,
     start_prior: LabelPrior | None = None,
+    start_pattern: ErrorPattern | None = None,
     max_iterations: int = 200,
     tolerance: float = 1e-4,
     time_budget: float | None = None,
@@ -85,7 +89,8 @@ def reestimate(
     `time_budget` seconds are spent, whichever comes first.
     """
     solver = _Solver(records, gold or {}, model_priors or {}, label_count, reliability_prior)
-    return solver.run(start or {}, start_prior, max_iterations, tolerance, time_budget)
+    warm = (start or {}, start_prior, start_pattern or ErrorPattern())
+    return solver.run(warm, max_iterations, tolerance, time_budget)
 
 
 class _Solver:
@@ -110,6 +115,7 @@ class _Solver:
         ]
         self.pairs = Pairs(v, prior_pairs)
         self.label_count = label_count
+        self.pattern_pseudo = ErrorPattern().pseudo
         self._fixed_priors(model_priors)
         self._gold(gold)
 
@@ -141,14 +147,14 @@ class _Solver:
 
     def run(
         self,
-        start: Mapping[str, ContributorState],
-        start_prior: LabelPrior | None,
+        warm: tuple[Mapping[str, ContributorState], LabelPrior | None, ErrorPattern],
         max_iterations: int,
         tolerance: float,
         time_budget: float | None,
     ) -> Reestimate:
         deadline = None if time_budget is None else time.monotonic() + time_budget
-        params = self._params_from(start)
+        start, start_prior, start_pattern = warm
+        params = self._params_from(start, start_pattern)
         # Who is below the floor is decided once per re-estimation, from the reliabilities
         # it starts with: re-deciding every iteration makes EM oscillate at the threshold.
         floored = params.accuracy < self.prior.floor
@@ -170,7 +176,7 @@ class _Solver:
             log_odds, post = self._expect(params, counts, final_floored)
         return self._result(params, counts, log_odds, post, iterations, converged)
 
-    def _params_from(self, start: Mapping[str, ContributorState]) -> _Params:
+    def _params_from(self, start: Mapping[str, ContributorState], pattern: ErrorPattern) -> _Params:
         v = self.votes
         labels: list[str | None] = [*v.label_index, None]
         contributors = list(v.contributor_index)
@@ -188,7 +194,14 @@ class _Solver:
         accuracy = np.array(
             [reliability(start.get(c, empty), self.prior) for c in contributors], np.float64
         )
-        return _Params(cells, rows, accuracy)
+        errors = np.array(
+            [
+                pattern.errors.get(labels[t], {}).get(labels[a], 0.0)
+                for t, a in zip(v.pattern_truth, v.pattern_answer, strict=True)
+            ]
+        )
+        error_rows = np.array([sum(pattern.errors.get(t, {}).values()) for t in labels])
+        return _Params(cells, rows, accuracy, errors, error_rows)
 
     def _expect(
         self, params: _Params, counts: Floats, floored: NDArray[np.bool_]
@@ -208,7 +221,11 @@ class _Solver:
     def _log_odds(self, params: _Params, floored: NDArray[np.bool_]) -> Floats:
         v, strength = self.votes, self.prior.strength
         accuracy = params.accuracy[v.variant_contributor]
-        base = np.where(v.variant_hit, accuracy, (1.0 - accuracy) / v.variant_wrong_picks)
+        pseudo = self.pattern_pseudo
+        share = (params.errors[v.variant_pattern] + pseudo / v.variant_wrong_picks) / (
+            params.error_rows[v.variant_truth] + pseudo
+        )
+        base = np.where(v.variant_hit, accuracy, (1.0 - accuracy) * share)
         counts, rows = params.cells[v.variant_cell], params.rows[v.variant_row]
         variant_log = np.log((counts + strength * base) / (rows + strength))
         wrong_log = np.log((1.0 - params.accuracy[v.v_contributor]) / v.v_wrong_picks)
@@ -249,7 +266,10 @@ class _Solver:
             total + prior.prior_strength
         )
         counts = _sum_by(self.pairs.label, post, minlength=v.none)
-        return _Params(cells, rows, accuracy), counts
+        wrong = np.where(v.cell_truth != v.cell_answer, cells, 0.0)
+        errors = _sum_by(v.cell_pattern, wrong, minlength=len(v.pattern_truth))
+        error_rows = _sum_by(v.pattern_truth, errors, minlength=v.none + 1)
+        return _Params(cells, rows, accuracy, errors, error_rows), counts
 
     def _result(
         self,
@@ -278,7 +298,15 @@ class _Solver:
             counts={t: float(counts[i]) for t, i in v.label_index.items()},
             label_count=self.label_count,
         )
-        return Reestimate(states, label_prior, self._evidence(log_odds), iterations, converged)
+        errors: dict[str | None, dict[str | None, float]] = {}
+        for t, a, n in zip(
+            v.pattern_truth.tolist(), v.pattern_answer.tolist(), params.errors.tolist(), strict=True
+        ):
+            if t != a:
+                errors.setdefault(labels[t], {})[labels[a]] = n
+        pattern = ErrorPattern(errors=errors)
+        evidence = self._evidence(log_odds)
+        return Reestimate(states, label_prior, evidence, pattern, iterations, converged)
 
     def _evidence(self, log_odds: Floats) -> dict[str, dict[str, float]]:
         """Per non-gold photo, its `log_odds` dictionary."""

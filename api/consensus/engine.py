@@ -26,7 +26,12 @@ from api.consensus.aggregation import (
 from api.consensus.em import Reestimate, VoteRecord, reestimate
 from api.consensus.evidence import Answer, Evidence, LabelIndex, evidence_of
 from api.consensus.priors import LabelPrior, Prior
-from api.consensus.reliability import ContributorState, ReliabilityPrior, reliability
+from api.consensus.reliability import (
+    ContributorState,
+    ErrorPattern,
+    ReliabilityPrior,
+    reliability,
+)
 from api.consensus.retirement import Demand, RetirementPolicy, demand
 
 # Full re-estimation every this many accepted answers (the service's default). Often enough
@@ -64,6 +69,7 @@ class ConsensusEngine:
         self.photos: dict[str, PhotoState] = {}
         self.contributors: dict[str, ContributorState] = {}
         self.label_prior = LabelPrior(label_count=self.settings.label_count)
+        self.pattern = ErrorPattern()
         self.model_priors: dict[str, Prior] = {}
         self.records: list[VoteRecord] = []
         self._table = VoteTable()  # the same votes, kept encoded for re-estimation
@@ -93,6 +99,7 @@ class ConsensusEngine:
             evidence,
             prior=self.prior_for(photo),
             reliability_prior=self.settings.reliability_prior,
+            pattern=self.pattern,
         )
         apply_update(photo_state, contributor_state, update)
         self._answered.add((photo, contributor))
@@ -115,11 +122,13 @@ class ConsensusEngine:
             reliability_prior=self.settings.reliability_prior,
             start=self.contributors,
             start_prior=self.label_prior,
+            start_pattern=self.pattern,
             max_iterations=self.settings.max_iterations,
             time_budget=self.settings.time_budget,
         )
         self.contributors.update(result.contributors)
         self.label_prior = result.label_prior
+        self.pattern = result.pattern
         for photo, log_odds in result.log_odds.items():
             self.photos[photo].log_odds = log_odds
         self._since_reestimate = 0

@@ -7,7 +7,8 @@ truth being outside `O`), they pick `a` with probability
     pi(a | t) = (C[t][a] + strength * base(a | t)) / (C[t][*] + strength)
 
 where `C` are the contributor's (soft) confusion counts and `base` is the one-coin guess:
-`accuracy` if `a == t`, else `(1 - accuracy) / (m - 1)`. `accuracy` is itself the posterior
+`accuracy` if `a == t`, else `1 - accuracy` shared among the wrong picks the way the whole
+crowd shares them (`ErrorPattern`; uniformly until that is learned). `accuracy` is the posterior
 mean of a Beta prior `(prior_mean, prior_strength)` updated by the diagonal mass of `C`.
 So a new contributor starts as a sensible one-coin voter, and with answers their class-
 specific habits (saying "same" too often, mixing two terrier breeds) take over. Counts are
@@ -98,20 +99,73 @@ def agreement_rate(state: ContributorState) -> float | None:
     return state.agreed / state.vote_count if state.vote_count else None
 
 
+@dataclass(slots=True)
+class ErrorPattern:
+    """Which wrong answers the crowd gives for each true label, pooled over contributors.
+
+    A new contributor is assumed to err like the crowd (Norwich for Norfolk terrier, "same"
+    for near-duplicates) rather than uniformly; their own counts take over as they come.
+    Refreshed by each full re-estimation; one document for the whole service.
+    """
+
+    errors: Confusion = field(default_factory=dict)
+    pseudo: float = 1.0
+
+    def share(self, truth: Truth, answer: Truth, alphabet_size: int) -> float:
+        """Probability of `answer` among the wrong picks when `truth` is right."""
+        row = self.errors.get(truth, {})
+        uniform = 1.0 / (alphabet_size - 1)
+        return (row.get(answer, 0.0) + self.pseudo * uniform) / (sum(row.values()) + self.pseudo)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "errors": {
+                encode_key(t): {encode_key(a): n for a, n in row.items()}
+                for t, row in self.errors.items()
+            },
+            "pseudo": self.pseudo,
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> ErrorPattern:
+        errors: Confusion = {
+            decode_key(t): {decode_key(a): float(n) for a, n in row.items()}
+            for t, row in document.get("errors", {}).items()
+        }
+        return cls(errors=errors, pseudo=float(document.get("pseudo", 1.0)))
+
+
+_NO_PATTERN = ErrorPattern()
+
+
 def log_likelihood(
-    state: ContributorState, vote: Vote, truth: Truth, *, accuracy: float, strength: float
+    state: ContributorState,
+    vote: Vote,
+    truth: Truth,
+    *,
+    accuracy: float,
+    strength: float,
+    pattern: ErrorPattern = _NO_PATTERN,
 ) -> float:
     """log pi(vote.choice | truth) for this contributor; `accuracy` is their reliability."""
     m = vote.alphabet_size
     if m < 2:
         return 0.0  # one possible pick: the answer says nothing
-    base = accuracy if vote.choice == truth else (1.0 - accuracy) / (m - 1)
+    if vote.choice == truth:
+        base = accuracy
+    else:
+        base = (1.0 - accuracy) * pattern.share(truth, vote.choice, m)
     row = state.confusion.get(truth, {})
     count = row.get(vote.choice, 0.0)
     return math.log((count + strength * base) / (sum(row.values()) + strength))
 
 
-def vote_terms(state: ContributorState, vote: Vote, prior: ReliabilityPrior) -> dict[str, float]:
+def vote_terms(
+    state: ContributorState,
+    vote: Vote,
+    prior: ReliabilityPrior,
+    pattern: ErrorPattern | None = None,
+) -> dict[str, float]:
     """Additive log-evidence of one vote, per option label, relative to an unnamed label.
 
     Labels outside the options all get the same likelihood (NONE would be right for each),
@@ -121,16 +175,19 @@ def vote_terms(state: ContributorState, vote: Vote, prior: ReliabilityPrior) -> 
     accuracy = reliability(state, prior)
     if accuracy < prior.floor or vote.weight == 0.0 or vote.alphabet_size < 2:
         return {}
+    pattern = pattern or _NO_PATTERN
+
+    def log_pi(truth: Truth) -> float:
+        return log_likelihood(
+            state, vote, truth, accuracy=accuracy, strength=prior.strength, pattern=pattern
+        )
+
     if vote.none_allowed:
-        outside = log_likelihood(state, vote, None, accuracy=accuracy, strength=prior.strength)
+        outside = log_pi(None)
     else:
         # No NONE to pick: a truth outside the options is read as a generic wrong pick.
         outside = math.log((1.0 - accuracy) / (vote.alphabet_size - 1))
-    return {
-        t: vote.weight
-        * (log_likelihood(state, vote, t, accuracy=accuracy, strength=prior.strength) - outside)
-        for t in vote.options
-    }
+    return {t: vote.weight * (log_pi(t) - outside) for t in vote.options}
 
 
 def count_increments(

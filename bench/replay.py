@@ -1,0 +1,145 @@
+"""Replay a crowd dataset through the engine's selection and retirement.
+
+    python bench/replay.py DATASET_DIR [--json OUT] [--seed N]
+
+Every item starts unlabelled. Whenever the engine asks for an answer on an item, it gets
+that item's next unused real answer (file order). The engine asks until every item has
+retired or has no answers left. Reliabilities come only from answers already given; the
+answer cap is set above the most answers any item has, so only confidence retires items.
+Compared with "use every answer" under the same aggregator (one full re-estimation over
+all answers); the adaptive run ends with one full re-estimation too, as the service runs
+them periodically, and items it reopens get more answers.
+
+Selection is the service's: started photos first, fewest answers still needed first
+(`Demand.priority`), with `EXPLORATION` of the asks going to a random new photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import random
+import time
+from collections import deque
+from pathlib import Path
+
+from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd
+
+from api.consensus.engine import ConsensusEngine, EngineSettings
+from api.consensus.retirement import RetirementPolicy, SELECTION_EXPLORATION
+
+
+class Replay:
+    """The engine, the unused answers per item, and the order in which items are asked."""
+
+    def __init__(self, data: CrowdData, seed: int) -> None:
+        self.data = data
+        self.rng = random.Random(seed)
+        self.queues: dict[str, deque[tuple[str, str]]] = {}
+        for item, worker, label in data.answers:
+            self.queues.setdefault(item, deque()).append((worker, label))
+        cap = max(len(queue) for queue in self.queues.values()) + 1
+        self.engine = ConsensusEngine(EngineSettings(policy=RetirementPolicy(cap=cap)))
+        self.fresh = list(self.queues)
+        self.rng.shuffle(self.fresh)
+        self.started: list[tuple[float, int, str]] = []  # heap of (-priority, tiebreak, item)
+        self.used = 0
+        self.typical = self.engine.typical_accuracy()
+
+    def _wants_more(self, item: str) -> bool:
+        demand = self.engine.demand(item, typical_accuracy=self.typical)
+        return (
+            bool(self.queues[item]) and demand.retired is None and demand.answers_still_needed > 0
+        )
+
+    def _push(self, item: str) -> None:
+        priority = self.engine.demand(item, typical_accuracy=self.typical).priority
+        heapq.heappush(self.started, (-priority, self.rng.randrange(1 << 30), item))
+
+    def _next_item(self) -> str | None:
+        explore = self.rng.random() < SELECTION_EXPLORATION
+        while self.started and not explore:
+            _, _, item = heapq.heappop(self.started)
+            if self._wants_more(item):
+                return item
+        while self.fresh:
+            item = self.fresh.pop()
+            if self._wants_more(item):
+                return item
+        return self._next_item() if explore and self.started else None
+
+    def _reestimate(self) -> None:
+        self.engine.reestimate()
+        self.typical = self.engine.typical_accuracy()
+        self.started = []
+        for item in self.engine.photos:  # rescored: some retired photos may reopen
+            if self._wants_more(item):
+                self._push(item)
+
+    def run(self) -> None:
+        every = self.engine.settings.reestimate_every
+        while True:
+            item = self._next_item()
+            if item is None:
+                self._reestimate()  # the periodic re-estimation may reopen photos
+                if not self.started:
+                    return
+                continue
+            worker, label = self.queues[item].popleft()
+            self.engine.submit(item, worker, self.data.evidence(label))
+            self.used += 1
+            if self.used % every == 0:
+                self._reestimate()
+            elif self._wants_more(item):
+                self._push(item)
+
+    def predictions(self) -> dict[str, str | None]:
+        return {item: self.engine.consensus(item).label for item in self.queues}
+
+
+def all_answers(data: CrowdData) -> dict[str, str | None]:
+    engine = ConsensusEngine()
+    for item, worker, label in data.answers:
+        engine.submit(item, worker, data.evidence(label))
+    engine.reestimate()
+    return {item: engine.consensus(item).label for item in engine.photos}
+
+
+def run(directory: Path, seed: int) -> dict[str, float | int]:
+    data = read_crowd(directory)
+    started = time.perf_counter()
+    replay = Replay(data, seed)
+    replay.run()
+    results: dict[str, float | int] = {
+        "all_answers_accuracy": accuracy(all_answers(data), data.truth),
+        "all_answers_used": len(data.answers),
+        "adaptive_accuracy": accuracy(replay.predictions(), data.truth),
+        "adaptive_answers_used": replay.used,
+        "answers_ratio": round(replay.used / len(data.answers), 4),
+    }
+    results["seconds"] = round(time.perf_counter() - started, 2)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, help="folder with answer.csv and truth.csv")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        results = run(args.dataset, args.seed)
+    except DatasetError as error:
+        fail(str(error))
+    print(f"dataset {args.dataset}  seed {args.seed}  exploration {SELECTION_EXPLORATION}")
+    print(f"{'metric':<28}{'value':>10}")
+    for key, value in results.items():
+        shown = f"{value:.4f}" if isinstance(value, float) and key != "seconds" else str(value)
+        print(f"{key:<28}{shown:>10}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
