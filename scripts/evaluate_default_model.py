@@ -60,7 +60,10 @@ def preprocess(path: Path) -> np.ndarray:
         image = image.convert("RGB")
         width, height = image.size
         scale = RESIZE_SHORTER / min(width, height)
-        size = (max(RESIZE_SHORTER, round(width * scale)), max(RESIZE_SHORTER, round(height * scale)))
+        size = (
+            max(RESIZE_SHORTER, round(width * scale)),
+            max(RESIZE_SHORTER, round(height * scale)),
+        )
         image = image.resize(size, Image.Resampling.BILINEAR)
     left = (size[0] - CROP) // 2
     top = (size[1] - CROP) // 2
@@ -140,7 +143,9 @@ def latency_ms(model: Path, *, resolver: OpResolverType, runs: int) -> list[floa
 def evaluate(model: Path, images: np.ndarray, labels: np.ndarray, *, runs: int) -> Report:
     top1, top5 = accuracy(model, images, labels)
     fast = latency_ms(model, resolver=OpResolverType.AUTO, runs=runs)
-    slow = latency_ms(model, resolver=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, runs=max(10, runs // 10))
+    slow = latency_ms(
+        model, resolver=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, runs=max(10, runs // 10)
+    )
     interpreter = Interpreter(str(model))
     return Report(
         model=model.name,
@@ -156,7 +161,10 @@ def evaluate(model: Path, images: np.ndarray, labels: np.ndarray, *, runs: int) 
 
 
 def print_table(reports: Sequence[Report]) -> None:
-    print(f"{'model':<36} {'top-1':>6} {'top-5':>6} {'ms (XNNPACK)':>13} {'ms min':>7} {'ms (no XNNPACK)':>16}")
+    print(
+        f"{'model':<36} {'top-1':>6} {'top-5':>6} {'ms (XNNPACK)':>13}"
+        f" {'ms min':>7} {'ms (no XNNPACK)':>16}"
+    )
     for r in reports:
         print(
             f"{r.model:<36} {r.top1:>6.1f} {r.top5:>6.1f} {r.latency_ms_median:>13.2f}"
