@@ -27,7 +27,7 @@ from pathlib import Path
 from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd
 
 from api.consensus.engine import ConsensusEngine, EngineSettings
-from api.consensus.retirement import RetirementPolicy, SELECTION_EXPLORATION
+from api.consensus.retirement import SELECTION_EXPLORATION, RetirementPolicy
 
 
 class Replay:

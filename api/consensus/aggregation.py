@@ -208,7 +208,13 @@ def answer_update(
     pattern: ErrorPattern | None = None,
 ) -> AnswerUpdate:
     """The online update for one accepted answer, from the states before it."""
-    before = posterior(photo, prior)
+    if photo.gold_label is not None:
+        before = posterior(photo, prior)
+    else:
+        # The vote's options join the explicit labels (at 0, where they were while unnamed),
+        # so that a closed label space has a posterior even before the first vote.
+        named = {t: 0.0 for vote in evidence.votes for t in vote.options}
+        before = posterior_from(named | photo.log_odds, prior)
     truth_weights = dict(before.probabilities)
     label, _ = before.top()
     compared = photo.gold_label is not None or photo.vote_count > 0

@@ -88,6 +88,10 @@ def reestimate(
     it stops when no posterior moves by `tolerance`, after `max_iterations`, or when
     `time_budget` seconds are spent, whichever comes first.
     """
+    if start_prior is not None:  # its labels belong to the space even without votes yet
+        records = records if isinstance(records, VoteTable) else _table(records)
+        for label in start_prior.counts:
+            records.add_label(label)
     solver = _Solver(records, gold or {}, model_priors or {}, label_count, reliability_prior)
     warm = (start or {}, start_prior, start_pattern or ErrorPattern())
     return solver.run(warm, max_iterations, tolerance, time_budget)
