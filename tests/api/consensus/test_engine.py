@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import random
+from statistics import mean
+
+import pytest
+
+from api.consensus.engine import AlreadyAnswered, ConsensusEngine, EngineSettings
+from api.consensus.retirement import RetirementReason
+from tests.api.consensus.builders import closed_answer, simulated_crowd
+
+LABELS = ("a", "b", "c", "d")
+
+
+def test_one_answer_per_photo_and_contributor() -> None:
+    engine = ConsensusEngine()
+    engine.submit("p", "ann", closed_answer("cat"))
+    with pytest.raises(AlreadyAnswered):
+        engine.submit("p", "ann", closed_answer("dog"))
+    assert engine.photos["p"].answer_count == 1
+
+
+def test_reestimation_runs_before_the_answer_that_is_due_never_after_the_last() -> None:
+    engine = ConsensusEngine(EngineSettings(reestimate_every=3))
+    for i in range(3):
+        engine.submit(f"p{i}", "ann", closed_answer("cat"))
+    assert engine.label_prior.counts == {}  # three answers in, none re-estimated yet
+    engine.submit("p3", "ann", closed_answer("cat"))
+    counts = engine.label_prior.counts  # learned from the three photos before "p3"
+    assert sum(counts.values()) == pytest.approx(3.0)
+    assert counts["cat"] > counts["dog"]
+
+
+def test_simulated_crowd_reaches_the_truth_and_ranks_the_bad_contributors_last() -> None:
+    accuracies: dict[str, float | None] = {
+        "good1": 0.9, "good2": 0.85, "good3": 0.8, "wrong": None, "random": 0.25,
+    }  # fmt: skip
+    truth, answers = simulated_crowd(photos=300, accuracies=accuracies, labels=LABELS, seed=1)
+    by_photo: dict[str, list[tuple[str, str]]] = {}
+    for photo, contributor, label in answers:
+        by_photo.setdefault(photo, []).append((contributor, label))
+    rng = random.Random(2)
+    engine = ConsensusEngine(EngineSettings(reestimate_every=100))
+    first_agree: dict[str, bool] = {}
+    for photo, queue in by_photo.items():
+        rng.shuffle(queue)
+        first_agree[photo] = queue[0][1] == queue[1][1]
+        for contributor, label in queue:
+            engine.submit(photo, contributor, closed_answer(label, LABELS))
+            if engine.demand(photo).retired is not None:
+                break
+    engine.reestimate()
+    correct = mean(engine.consensus(p).label == t for p, t in truth.items())
+    assert correct >= 0.95
+    ranking = sorted(engine.reliabilities().items(), key=lambda item: item[1])
+    assert {name for name, _ in ranking[:2]} == {"wrong", "random"}
+    used = {p: engine.photos[p].answer_count for p in truth}
+    agreeing = mean(used[p] for p in truth if first_agree[p])
+    disagreeing = mean(used[p] for p in truth if not first_agree[p])
+    assert agreeing < disagreeing
+    assert engine.demand(next(iter(truth))).retired in {
+        RetirementReason.CONFIDENT,
+        RetirementReason.CAP,
+        None,
+    }
