@@ -15,15 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
-from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd
+# bench/api.py sits next to this file: with this folder first on sys.path, `import api`
+# would find that script instead of the service's package. Search the folder last.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from api.consensus.aggregation import PhotoState, majority
-from api.consensus.em import VoteRecord, reestimate
-from api.consensus.engine import REESTIMATE_EVERY, ConsensusEngine
-from api.consensus.evidence import Vote
+from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd  # noqa: E402
+
+from api.consensus.aggregation import PhotoState, majority  # noqa: E402
+from api.consensus.em import VoteRecord, reestimate  # noqa: E402
+from api.consensus.engine import REESTIMATE_EVERY, ConsensusEngine  # noqa: E402
+from api.consensus.evidence import Vote  # noqa: E402
 
 
 def majority_accuracy(data: CrowdData, seed: int) -> float:

@@ -20,14 +20,20 @@ import argparse
 import heapq
 import json
 import random
+import sys
 import time
 from collections import deque
 from pathlib import Path
 
-from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd
+# bench/api.py sits next to this file: with this folder first on sys.path, `import api`
+# would find that script instead of the service's package. Search the folder last.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from api.consensus.engine import ConsensusEngine, EngineSettings
-from api.consensus.retirement import SELECTION_EXPLORATION, RetirementPolicy
+from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd  # noqa: E402
+
+from api.consensus.engine import ConsensusEngine, EngineSettings  # noqa: E402
+from api.consensus.retirement import SELECTION_EXPLORATION, RetirementPolicy  # noqa: E402
 
 
 class Replay:

@@ -115,7 +115,7 @@ class Consensus:
 
 def posterior_from(log_odds: Mapping[str, float], prior: Prior) -> Posterior:
     """Normalise `prior * exp(log_odds)` over the explicit labels and the outside lump."""
-    explicit = set(log_odds) | set(prior.labels())
+    explicit = sorted(set(log_odds) | set(prior.labels()))  # a fixed order: reproducible sums
     masses, log_outside = prior.log_masses(explicit)
     scores = {t: masses[t] + log_odds.get(t, 0.0) for t in explicit}
     top = max([*scores.values(), log_outside], default=-math.inf)
