@@ -1,7 +1,114 @@
 """Consensus: answers to labels, contributor reliability and retirement, on plain data.
 
-Pure domain logic (no database, no schema): the service keeps these states in MongoDB
+Pure domain logic (no database, no schema). The service keeps these states in MongoDB
 documents (`to_document` / `from_document`) and applies an answer as two `$inc` updates
-(`AnswerUpdate.photo_inc`, `AnswerUpdate.contributor_inc`). `ConsensusEngine` is the
-in-memory reference of that wiring, used by the benchmarks and tests.
+(`AnswerUpdate.photo_inc`, `AnswerUpdate.contributor_inc`); a periodic `reestimate` (EM)
+refreshes reliabilities and rescores every photo. `ConsensusEngine` is the in-memory
+reference of that wiring, used by the benchmarks and tests.
+
+Errors: `InvalidAnswer` (an answer that does not fit its question, a `ValueError`) and
+`AlreadyAnswered` (a second answer by one contributor on one photo, a `ValueError`).
 """
+
+from api.consensus.aggregation import (
+    AnswerUpdate,
+    Consensus,
+    ConsensusMethod,
+    PhotoState,
+    Posterior,
+    answer_update,
+    apply_update,
+    consensus,
+    log_odds_of,
+    majority,
+    posterior,
+    posterior_from,
+)
+from api.consensus.em import Reestimate, VoteRecord, reestimate
+from api.consensus.engine import (
+    REESTIMATE_EVERY,
+    AlreadyAnswered,
+    ConsensusEngine,
+    EngineSettings,
+)
+from api.consensus.evidence import (
+    Answer,
+    ChooseAnswer,
+    DescribeAnswer,
+    Evidence,
+    InvalidAnswer,
+    LabelIndex,
+    VerifyAnswer,
+    VerifyResponse,
+    Vote,
+    evidence_of,
+    normalise_tag,
+)
+from api.consensus.keys import decode_key, encode_key
+from api.consensus.priors import LabelPrior, ModelPrior, Prior
+from api.consensus.reliability import (
+    ContributorState,
+    ErrorPattern,
+    ReliabilityPrior,
+    agreement_rate,
+    reliability,
+)
+from api.consensus.retirement import (
+    SELECTION_EXPLORATION,
+    Demand,
+    RetirementPolicy,
+    RetirementReason,
+    answers_still_needed,
+    demand,
+    retirement_reason,
+)
+
+__all__ = [
+    "REESTIMATE_EVERY",
+    "SELECTION_EXPLORATION",
+    "AlreadyAnswered",
+    "Answer",
+    "AnswerUpdate",
+    "ChooseAnswer",
+    "Consensus",
+    "ConsensusEngine",
+    "ConsensusMethod",
+    "ContributorState",
+    "Demand",
+    "DescribeAnswer",
+    "EngineSettings",
+    "ErrorPattern",
+    "Evidence",
+    "InvalidAnswer",
+    "LabelIndex",
+    "LabelPrior",
+    "ModelPrior",
+    "PhotoState",
+    "Posterior",
+    "Prior",
+    "Reestimate",
+    "ReliabilityPrior",
+    "RetirementPolicy",
+    "RetirementReason",
+    "VerifyAnswer",
+    "VerifyResponse",
+    "Vote",
+    "VoteRecord",
+    "agreement_rate",
+    "answer_update",
+    "answers_still_needed",
+    "apply_update",
+    "consensus",
+    "decode_key",
+    "demand",
+    "encode_key",
+    "evidence_of",
+    "log_odds_of",
+    "majority",
+    "normalise_tag",
+    "posterior",
+    "posterior_from",
+    "reestimate",
+    "reliability",
+    "retirement_reason",
+]
