@@ -21,6 +21,11 @@ Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 
 
+def sum_by(index: Ints, weights: Floats | NDArray[np.bool_], minlength: int) -> Floats:
+    """Sum `weights` by `index` (a float-typed `np.bincount`)."""
+    return np.bincount(index, weights, minlength).astype(np.float64, copy=False)
+
+
 class VoteTable:
     """Votes encoded as integer codes as they arrive, so a re-estimation need not re-encode.
 

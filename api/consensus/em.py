@@ -3,10 +3,14 @@
 The same model as the online path (`reliability.py`, `aggregation.py`), vectorised with
 numpy over flat arrays: votes, vote-option "slots", (photo, label) "pairs" and
 (contributor, truth, answer) "cells" of the sparse confusion matrices. Each iteration is a
-few `bincount`s, so 25,000 votes take about a millisecond. Bounded by `max_iterations` and
-`time_budget` seconds; a warm start from the current contributor states converges in a
-few iterations. Gold photos are clamped to their gold label: they teach reliability and
-are left out of the returned evidence.
+few `bincount`s: about 2-3 ms for 25,000 votes here. Bounded by `max_iterations` and
+`time_budget` seconds; a warm start from the current states (reliabilities, class prior,
+error pattern) continues where the last re-estimation stopped. Gold photos are clamped to
+their gold label: they teach reliability and are left out of the returned evidence.
+
+Who is below the reliability floor is decided from the starting reliabilities and kept for
+the whole run (re-deciding each iteration makes EM oscillate at the threshold); the
+returned evidence is recomputed if the final states move someone across it.
 
 Ids are only used as dictionary keys here: they are never parsed.
 """
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from api.consensus._encoding import Floats, Ints, Pairs, Votes, VoteTable
+from api.consensus._encoding import Floats, Pairs, Votes, VoteTable, sum_by
+from api.consensus._states import contributor_states, error_pattern, photo_evidence
 from api.consensus.evidence import Vote
 from api.consensus.priors import LabelPrior, Prior
 from api.consensus.reliability import ContributorState, ErrorPattern, ReliabilityPrior, reliability
@@ -52,11 +57,6 @@ def _table(records: Sequence[VoteRecord]) -> VoteTable:
     for record in records:
         table.append(record)
     return table
-
-
-def _sum_by(index: Ints, weights: Floats | NDArray[np.bool_], minlength: int) -> Floats:
-    """Sum `weights` by `index` (a float-typed `np.bincount`)."""
-    return np.bincount(index, weights, minlength).astype(np.float64, copy=False)
 
 
 @dataclass(slots=True)
@@ -236,7 +236,7 @@ class _Solver:
         outside = np.where(v.v_none, variant_log[v.v_none_variant], wrong_log)
         scale = np.where(floored[v.v_contributor], 0.0, v.v_scale)
         terms = scale[v.s_vote] * (variant_log[v.s_variant] - outside[v.s_vote])
-        return _sum_by(self.pairs.s_pair, terms, minlength=len(self.pairs.photo))
+        return sum_by(self.pairs.s_pair, terms, minlength=len(self.pairs.photo))
 
     def _log_priors(self, counts: Floats) -> tuple[Floats, Floats]:
         """Class prior (`LabelPrior` formula) per pair, or the model's where it has one."""
@@ -256,23 +256,23 @@ class _Solver:
         v = self.votes
         n_cells = len(v.cell_truth)
         slot_mass = post[self.pairs.s_pair]
-        inside = _sum_by(v.s_vote, slot_mass, minlength=len(v.v_choice))
+        inside = sum_by(v.s_vote, slot_mass, minlength=len(v.v_choice))
         none_mass = np.where(v.v_none, np.maximum(1.0 - inside, 0.0), 0.0) * v.v_weight
-        cells = _sum_by(v.s_cell, v.v_weight[v.s_vote] * slot_mass, minlength=n_cells)
-        cells += _sum_by(v.v_none_cell, none_mass, minlength=n_cells)
-        rows = _sum_by(v.cell_row, cells, minlength=v.n_rows)
+        cells = sum_by(v.s_cell, v.v_weight[v.s_vote] * slot_mass, minlength=n_cells)
+        cells += sum_by(v.v_none_cell, none_mass, minlength=n_cells)
+        rows = sum_by(v.cell_row, cells, minlength=v.n_rows)
         diagonal = np.where(v.cell_truth == v.cell_answer, cells, 0.0)
         n_contributors = len(v.contributor_index)
-        right = _sum_by(v.cell_contributor, diagonal, minlength=n_contributors)
-        total = _sum_by(v.cell_contributor, cells, minlength=n_contributors)
+        right = sum_by(v.cell_contributor, diagonal, minlength=n_contributors)
+        total = sum_by(v.cell_contributor, cells, minlength=n_contributors)
         prior = self.prior
         accuracy = (right + prior.prior_strength * prior.prior_mean) / (
             total + prior.prior_strength
         )
-        counts = _sum_by(self.pairs.label, post, minlength=v.none)
+        counts = sum_by(self.pairs.label, post, minlength=v.none)
         wrong = np.where(v.cell_truth != v.cell_answer, cells, 0.0)
-        errors = _sum_by(v.cell_pattern, wrong, minlength=len(v.pattern_truth))
-        error_rows = _sum_by(v.pattern_truth, errors, minlength=v.none + 1)
+        errors = sum_by(v.cell_pattern, wrong, minlength=len(v.pattern_truth))
+        error_rows = sum_by(v.pattern_truth, errors, minlength=v.none + 1)
         return _Params(cells, rows, accuracy, errors, error_rows), counts
 
     def _result(
@@ -284,72 +284,16 @@ class _Solver:
         iterations: int,
         converged: bool,
     ) -> Reestimate:
-        v = self.votes
-        labels: list[str | None] = [*v.label_index, None]
-        contributors = list(v.contributor_index)
-        states = {c: ContributorState() for c in contributors}
-        cells = zip(
-            v.cell_contributor.tolist(),
-            v.cell_truth.tolist(),
-            v.cell_answer.tolist(),
-            params.cells.tolist(),
-            strict=True,
-        )
-        for w, t, a, n in cells:
-            states[contributors[w]].confusion.setdefault(labels[t], {})[labels[a]] = n
-        self._agreement(states, contributors, post)
+        v, pairs = self.votes, self.pairs
         label_prior = LabelPrior(
             counts={t: float(counts[i]) for t, i in v.label_index.items()},
             label_count=self.label_count,
         )
-        errors: dict[str | None, dict[str | None, float]] = {}
-        for t, a, n in zip(
-            v.pattern_truth.tolist(), v.pattern_answer.tolist(), params.errors.tolist(), strict=True
-        ):
-            if t != a:
-                errors.setdefault(labels[t], {})[labels[a]] = n
-        pattern = ErrorPattern(errors=errors)
-        evidence = self._evidence(log_odds)
-        return Reestimate(states, label_prior, evidence, pattern, iterations, converged)
-
-    def _evidence(self, log_odds: Floats) -> dict[str, dict[str, float]]:
-        """Per non-gold photo, its `log_odds` dictionary."""
-        v, pairs = self.votes, self.pairs
-        labels = list(v.label_index)
-        evidence: dict[str, dict[str, float]] = {p: {} for p in v.photo_index}
-        photos = list(v.photo_index)
-        entries = zip(pairs.photo.tolist(), pairs.label.tolist(), log_odds.tolist(), strict=True)
-        for p, t, x in entries:
-            evidence[photos[p]][labels[t]] = x
-        for p in np.flatnonzero(self.gold_photo).tolist():
-            del evidence[photos[p]]
-        return evidence
-
-    def _agreement(
-        self, states: dict[str, ContributorState], contributors: list[str], post: Floats
-    ) -> None:
-        """Recount votes, agreement with the consensus label, and gold results."""
-        v, pairs = self.votes, self.pairs
-        best = np.full(len(v.photo_index), -1, np.int64)
-        order = np.lexsort((-post, pairs.photo))  # best pair first within each photo
-        firsts = order[np.r_[True, pairs.photo[order][1:] != pairs.photo[order][:-1]]]
-        best[pairs.photo[firsts]] = pairs.label[firsts]
-        top = best[v.v_photo]
-        in_options = _sum_by(v.s_vote, pairs.label[pairs.s_pair] == top[v.s_vote], len(top))
-        agrees = np.where(v.v_choice == v.none, in_options == 0, v.v_choice == top)
-        gold = self.gold_photo[v.v_photo]
-        n = len(contributors)
-        ones = np.ones(len(agrees))
-        tallies = zip(
-            _sum_by(v.v_contributor, ones, n).tolist(),
-            _sum_by(v.v_contributor, agrees, n).tolist(),
-            _sum_by(v.v_contributor, gold, n).tolist(),
-            _sum_by(v.v_contributor, gold & agrees, n).tolist(),
-            strict=True,
+        return Reestimate(
+            contributors=contributor_states(v, pairs, params.cells, post, self.gold_photo),
+            label_prior=label_prior,
+            log_odds=photo_evidence(v, pairs, log_odds, self.gold_photo),
+            pattern=error_pattern(v, params.errors),
+            iterations=iterations,
+            converged=converged,
         )
-        for contributor, (votes, agreed, gold_votes, gold_correct) in zip(
-            contributors, tallies, strict=True
-        ):
-            state = states[contributor]
-            state.vote_count, state.agreed = int(votes), agreed
-            state.gold_votes, state.gold_correct = int(gold_votes), int(gold_correct)
