@@ -111,6 +111,7 @@ class Consensus:
     confidence: float
     answer_count: int
     method: ConsensusMethod
+    vote_count: int = 0  # answers that voted (NOT_SURE and unmatched tags do not)
 
 
 def posterior_from(log_odds: Mapping[str, float], prior: Prior) -> Posterior:
@@ -143,17 +144,17 @@ def consensus(photo: PhotoState, prior: Prior) -> Consensus:
         method = ConsensusMethod.MODEL
     else:
         method = ConsensusMethod.WEIGHTED
-    return Consensus(label, confidence, photo.answer_count, method)
+    return Consensus(label, confidence, photo.answer_count, method, photo.vote_count)
 
 
 def majority(photo: PhotoState, rng: random.Random) -> Consensus:
     """Majority vote over plain votes, ties broken by `rng`; confidence is the vote share."""
     if not photo.tally:
-        return Consensus(None, 0.0, photo.answer_count, ConsensusMethod.MAJORITY)
+        return Consensus(None, 0.0, photo.answer_count, ConsensusMethod.MAJORITY, photo.vote_count)
     best = max(photo.tally.values())
     label = rng.choice(sorted(t for t, n in photo.tally.items() if n == best))
     share = best / sum(photo.tally.values())
-    return Consensus(label, share, photo.answer_count, ConsensusMethod.MAJORITY)
+    return Consensus(label, share, photo.answer_count, ConsensusMethod.MAJORITY, photo.vote_count)
 
 
 @dataclass(frozen=True, slots=True)

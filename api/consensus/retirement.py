@@ -35,6 +35,10 @@ class RetirementPolicy:
 
     target: float = DEFAULT_TARGET
     cap: int = DEFAULT_CAP
+    # One vote never retires a photo on confidence alone, however reliable its author looks:
+    # reliabilities are estimates, and a second opinion is the cheapest guard against one
+    # contributor's mistake (or a class prior that makes a single "no" look conclusive).
+    min_votes: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,8 @@ def retirement_reason(
         return None
     # A confident model alone retires a photo only through auto-accept (`MODEL`, elsewhere).
     confident = consensus.method is not ConsensusMethod.MODEL and consensus.label is not None
-    if confident and consensus.confidence >= policy.target:
+    backed = consensus.vote_count >= policy.min_votes
+    if confident and backed and consensus.confidence >= policy.target:
         return RetirementReason.CONFIDENT
     if consensus.answer_count >= policy.cap:
         return RetirementReason.CAP

@@ -16,7 +16,7 @@ POLICY = RetirementPolicy()  # target 0.95, cap 7
 
 
 def weighted(confidence: float, answers: int) -> Consensus:
-    return Consensus("cat", confidence, answers, ConsensusMethod.WEIGHTED)
+    return Consensus("cat", confidence, answers, ConsensusMethod.WEIGHTED, vote_count=answers)
 
 
 def test_defaults_are_the_services() -> None:
@@ -36,6 +36,15 @@ def test_a_photo_retires_when_confident_or_at_the_cap(
     confidence: float, answers: int, reason: RetirementReason | None
 ) -> None:
     assert retirement_reason(weighted(confidence, answers), POLICY) is reason
+
+
+def test_one_vote_never_retires_a_photo_on_confidence() -> None:
+    assert retirement_reason(weighted(0.999, 1), POLICY) is None
+    not_sure_and_one_vote = Consensus("cat", 0.999, 2, ConsensusMethod.WEIGHTED, vote_count=1)
+    assert retirement_reason(not_sure_and_one_vote, POLICY) is None
+    assert retirement_reason(weighted(0.999, 1), RetirementPolicy(min_votes=1)) is (
+        RetirementReason.CONFIDENT
+    )
 
 
 def test_gold_photos_never_retire() -> None:
@@ -62,7 +71,7 @@ def test_contested_photos_need_more_answers_than_clear_ones() -> None:
 
 
 def test_answers_still_needed_is_zero_once_retired_and_bounded_by_the_cap() -> None:
-    assert answers_still_needed(weighted(0.97, 1), POLICY) == 0
+    assert answers_still_needed(weighted(0.97, 2), POLICY) == 0
     assert answers_still_needed(weighted(0.5, 6), POLICY) == 1
     policy = RetirementPolicy(cap=100)
     assert answers_still_needed(weighted(0.5, 0), policy) == 9  # ceil(2.944 / 0.339)
