@@ -15,6 +15,12 @@ from pymongo.errors import PyMongoError
 logger = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+
+BY_ID = "_id_"
+"""The name MongoDB gives every collection's ``_id`` index. Filters that add conditions to
+an indexed field (``{_id: x, status: "open"}``) hint the index they rely on: the embedded
+server's planner picks an index only when it covers every field of the filter, and would
+otherwise scan the whole collection (a test runs ``explain()`` on every such query)."""
 Client = AsyncMongoClient[Document]
 Database = AsyncDatabase[Document]
 

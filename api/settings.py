@@ -11,14 +11,16 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar, get_args
+from typing import Literal, get_args
 
 PREFIX = "PHOTOSURVEY_"
 
 Environment = Literal["dev", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+SelectionPolicy = Literal["uncertainty", "random"]
+UncertaintyMeasure = Literal["least_confidence", "margin", "entropy"]
 
-T = TypeVar("T")
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -37,6 +39,21 @@ class Settings:
     port: int = 8000
     env: Environment = "production"
     log_level: LogLevel = "INFO"
+    secret_key: str | None = None
+    """Signs photo URLs; required in production, generated into `data_dir` in dev."""
+    model_path: Path = Path("models/efficientnet_lite0_int8.tflite")
+    prelabel_worker: bool = True
+    prelabel_batch: int = 16
+    selection_policy: SelectionPolicy = "uncertainty"
+    uncertainty_measure: UncertaintyMeasure = "least_confidence"
+    exploration: float = 0.1
+    """Share of tasks chosen at random (epsilon), whatever the policy."""
+    auto_accept: float | None = None
+    """Model confidence at or above which a photo is labelled by the model; None: off."""
+    answers_per_photo: int = 3
+    lease_seconds: int = 600
+    max_upload_bytes: int = 25 * 1024 * 1024
+    photo_url_seconds: int = 3600
 
     @property
     def is_dev(self) -> bool:
@@ -56,7 +73,14 @@ class Settings:
             raw = env.get(name)
             if raw is not None:
                 values[field.name] = _PARSERS[field.name](name, raw)
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.env == "production" and settings.secret_key is None:
+            raise SettingsError(
+                f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production; give at least "
+                f"{MIN_SECRET_KEY_LENGTH} random characters (e.g. python -c "
+                "'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return settings
 
 
 def _text(name: str, raw: str) -> str:
@@ -97,6 +121,51 @@ def _db_name(name: str, raw: str) -> str:
     return value
 
 
+def _secret_key(name: str, raw: str) -> str:
+    value = _text(name, raw)
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"{name} is too short; give at least {MIN_SECRET_KEY_LENGTH} characters"
+        )
+    return value
+
+
+def _int_between(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(
+                f"{name}={raw!r} is not a whole number; expected {low}-{high}"
+            ) from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={raw!r} is out of range; expected {low}-{high}")
+        return value
+
+    return parse
+
+
+def _fraction(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; expected 0.0-1.0") from None
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={raw!r} is out of range; expected 0.0-1.0")
+    return value
+
+
+def _optional_fraction(name: str, raw: str) -> float | None:
+    return None if raw.strip().lower() == "off" else _fraction(name, raw)
+
+
+def _switch(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off"):
+        raise SettingsError(f"{name}={raw!r} is not accepted; expected 'on' or 'off'")
+    return value == "on"
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         if raw not in options:
@@ -114,4 +183,16 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "port": _port,
     "env": _choice(get_args(Environment)),
     "log_level": _choice(get_args(LogLevel)),
+    "secret_key": _secret_key,
+    "model_path": lambda name, raw: Path(_text(name, raw)),
+    "prelabel_worker": _switch,
+    "prelabel_batch": _int_between(1, 1024),
+    "selection_policy": _choice(get_args(SelectionPolicy)),
+    "uncertainty_measure": _choice(get_args(UncertaintyMeasure)),
+    "exploration": _fraction,
+    "auto_accept": _optional_fraction,
+    "answers_per_photo": _int_between(1, 50),
+    "lease_seconds": _int_between(10, 86400),
+    "max_upload_bytes": _int_between(1024, 1024**3),
+    "photo_url_seconds": _int_between(10, 7 * 86400),
 }

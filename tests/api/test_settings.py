@@ -4,10 +4,12 @@ import pytest
 
 from api.settings import Settings, SettingsError
 
+SECRET = "s" * 32
 
-def test_defaults_when_nothing_is_set() -> None:
-    settings = Settings.from_environ({})
-    assert settings == Settings()
+
+def test_defaults_when_only_the_production_secret_is_set() -> None:
+    settings = Settings.from_environ({"PHOTOSURVEY_SECRET_KEY": SECRET})
+    assert settings == Settings(secret_key=SECRET)
     assert settings.mongodb_uri is None
     assert settings.uses_embedded_database
     assert settings.env == "production"
@@ -25,6 +27,17 @@ def test_reads_every_prefixed_variable() -> None:
             "PHOTOSURVEY_PORT": "9000",
             "PHOTOSURVEY_ENV": "dev",
             "PHOTOSURVEY_LOG_LEVEL": "DEBUG",
+            "PHOTOSURVEY_MODEL_PATH": "/models/m.tflite",
+            "PHOTOSURVEY_PRELABEL_WORKER": "off",
+            "PHOTOSURVEY_PRELABEL_BATCH": "8",
+            "PHOTOSURVEY_SELECTION_POLICY": "random",
+            "PHOTOSURVEY_UNCERTAINTY_MEASURE": "margin",
+            "PHOTOSURVEY_EXPLORATION": "0.25",
+            "PHOTOSURVEY_AUTO_ACCEPT": "0.97",
+            "PHOTOSURVEY_ANSWERS_PER_PHOTO": "5",
+            "PHOTOSURVEY_LEASE_SECONDS": "120",
+            "PHOTOSURVEY_MAX_UPLOAD_BYTES": "1048576",
+            "PHOTOSURVEY_PHOTO_URL_SECONDS": "60",
             "UNRELATED": "ignored",
         }
     )
@@ -35,6 +48,28 @@ def test_reads_every_prefixed_variable() -> None:
     assert (settings.host, settings.port) == ("0.0.0.0", 9000)
     assert settings.is_dev
     assert settings.log_level == "DEBUG"
+    assert settings.model_path == Path("/models/m.tflite")
+    assert not settings.prelabel_worker
+    assert settings.prelabel_batch == 8
+    assert (settings.selection_policy, settings.uncertainty_measure) == ("random", "margin")
+    assert (settings.exploration, settings.auto_accept) == (0.25, 0.97)
+    assert (settings.answers_per_photo, settings.lease_seconds) == (5, 120)
+    assert (settings.max_upload_bytes, settings.photo_url_seconds) == (1048576, 60)
+
+
+def test_production_needs_a_secret_key() -> None:
+    with pytest.raises(SettingsError, match="PHOTOSURVEY_SECRET_KEY is required"):
+        Settings.from_environ({})
+    assert Settings.from_environ({"PHOTOSURVEY_ENV": "dev"}).secret_key is None
+
+
+def test_auto_accept_can_be_switched_off() -> None:
+    assert (
+        Settings.from_environ(
+            {"PHOTOSURVEY_AUTO_ACCEPT": "off", "PHOTOSURVEY_ENV": "dev"}
+        ).auto_accept
+        is None
+    )
 
 
 def test_settings_are_frozen() -> None:
@@ -59,13 +94,28 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_DB_NAME", "x" * 64, "at most 63"),
         ("PHOTOSURVEY_DATA_DIR", "", "is empty"),
         ("PHOTOSURVEY_HOST", " ", "is empty"),
+        ("PHOTOSURVEY_SECRET_KEY", "short", "at least 32"),
+        ("PHOTOSURVEY_PRELABEL_WORKER", "yes", "'on' or 'off'"),
+        ("PHOTOSURVEY_PRELABEL_BATCH", "0", "expected 1-1024"),
+        ("PHOTOSURVEY_PRELABEL_BATCH", "many", "not a whole number"),
+        ("PHOTOSURVEY_SELECTION_POLICY", "smart", "'uncertainty', 'random'"),
+        ("PHOTOSURVEY_UNCERTAINTY_MEASURE", "variance", "'least_confidence'"),
+        ("PHOTOSURVEY_EXPLORATION", "1.5", "expected 0.0-1.0"),
+        ("PHOTOSURVEY_EXPLORATION", "lots", "not a number"),
+        ("PHOTOSURVEY_AUTO_ACCEPT", "-0.1", "expected 0.0-1.0"),
+        ("PHOTOSURVEY_ANSWERS_PER_PHOTO", "0", "expected 1-50"),
+        ("PHOTOSURVEY_LEASE_SECONDS", "5", "expected 10-86400"),
+        ("PHOTOSURVEY_MAX_UPLOAD_BYTES", "10", "expected 1024-"),
+        ("PHOTOSURVEY_PHOTO_URL_SECONDS", "1e9", "not a whole number"),
+        ("PHOTOSURVEY_MODEL_PATH", "", "is empty"),
     ],
 )
 def test_bad_value_names_the_variable_and_what_it_accepts(
     variable: str, value: str, expected: str
 ) -> None:
     with pytest.raises(SettingsError) as caught:
-        Settings.from_environ({variable: value})
+        # dev, so that the missing production secret is not what fails
+        Settings.from_environ({"PHOTOSURVEY_ENV": "dev", variable: value})
     message = str(caught.value)
     assert variable in message
     assert expected in message

@@ -1,0 +1,1 @@
+"""Contributors and their bearer tokens."""

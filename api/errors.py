@@ -1,0 +1,40 @@
+"""Errors a GraphQL client can act on, reported with a machine-readable ``code``.
+
+    ClientError (a GraphQLError: never masked, never logged as a fault)
+    ├── Unauthenticated   no token, or one that matches no contributor
+    ├── Forbidden         the contributor's role does not allow the operation
+    ├── NotFound          the id names nothing
+    └── BadInput          an argument is out of range or malformed
+
+Outcomes a client is expected to handle in normal use (an expired lease, a replayed key) are
+not errors but members of result unions in the schema.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from graphql import GraphQLError
+
+
+class ClientError(GraphQLError):
+    code: ClassVar[str] = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": self.code})
+
+
+class Unauthenticated(ClientError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ClientError):
+    code = "FORBIDDEN"
+
+
+class NotFound(ClientError):
+    code = "NOT_FOUND"
+
+
+class BadInput(ClientError):
+    code = "BAD_USER_INPUT"
