@@ -1,0 +1,86 @@
+"""The small copy of a photo: what the model and thumbnails read instead of the original.
+
+Decoding a full phone photo is the costliest step of the pipeline (about 100 ms for 12 MP,
+DESIGN.md); the small copy is made once, at ingest, with JPEG draft mode, and every later
+read (pre-labels, re-ranking, thumbnails) decodes about 30 kB instead. Validation and
+decoding are `inference.images.decode_image`'s: one way through the code for image bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import ExifTags, Image, JpegImagePlugin
+
+from api.photos.records import ContentType
+from inference.images import DEFAULT_MAX_PIXELS, decode_image, sniff_format
+
+SMALL_SIDE: Final = 384
+"""Shorter side of the small copy: above the model's 256-px resize, enough for thumbnails."""
+SMALL_QUALITY: Final = 90
+ACCEPTED = "JPEG, PNG or WebP"
+
+_CONTENT_TYPES: dict[str, ContentType] = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+}
+# EXIF orientations 5-8 turn the picture by a quarter: width and height swap.
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """What ingest stores besides the original bytes."""
+
+    content_type: ContentType
+    width: int
+    height: int
+    """Upright size of the original (after EXIF orientation)."""
+    small: bytes
+    small_width: int
+    small_height: int
+
+
+def prepare_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PreparedPhoto:
+    """Validate photo bytes and make the small copy.
+
+    Raises `inference.ImageError` (unsupported format, undecodable, too many pixels).
+    """
+    fmt = sniff_format(data)
+    image = decode_image(data, mode="RGB", min_size=(SMALL_SIDE, SMALL_SIDE), max_pixels=max_pixels)
+    # Only JPEGs are drafted (decoded smaller); other formats decode at full size.
+    width, height = _upright_jpeg_size(data) if fmt == "JPEG" else image.size
+    small = shrink(image, shorter_side=SMALL_SIDE)
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=SMALL_QUALITY)
+    return PreparedPhoto(
+        content_type=_CONTENT_TYPES[fmt],
+        width=width,
+        height=height,
+        small=buffer.getvalue(),
+        small_width=small.width,
+        small_height=small.height,
+    )
+
+
+def shrink(image: Image.Image, *, shorter_side: int) -> Image.Image:
+    """`image` scaled so its shorter side is `shorter_side`; never enlarged."""
+    width, height = image.size
+    shortest = min(width, height)
+    if shortest <= shorter_side:
+        return image
+    scale = shorter_side / shortest
+    size = (max(shorter_side, round(width * scale)), max(shorter_side, round(height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _upright_jpeg_size(data: bytes) -> tuple[int, int]:
+    # The drafted image is smaller than the original, so the original's size comes from the
+    # header (already validated by decode_image) and its EXIF orientation.
+    header = JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    width, height = header.size
+    orientation = header.getexif().get(ExifTags.Base.Orientation)
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)

@@ -1,0 +1,127 @@
+"""One way in for photo bytes, shared by the CLI import, uploads and the sample photos.
+
+hash -> dedupe -> validate and make the small copy -> store. The duplicate check comes
+before decoding because it is a cheap index lookup and decoding is the costly step; a
+stored photo was valid when it was stored, so the outcome is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from api.database import Database
+from api.photos import files, store
+from api.photos.images import PreparedPhoto, prepare_photo
+from api.photos.records import NEW_STATUS, PhotoRecord, PhotoSource, photo_id_for
+from inference import ImageError
+from inference.images import DEFAULT_MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class Added:
+    photo: PhotoRecord
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The same bytes are already stored as `photo`."""
+
+    photo: PhotoRecord
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    """What was wrong and what is accepted, fit to show as is."""
+
+
+IngestResult = Added | Duplicate | Rejected
+
+
+async def ingest_photo(
+    db: Database,
+    data: bytes,
+    *,
+    filename: str | None,
+    source: PhotoSource,
+    added_by: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> IngestResult:
+    """Store a photo's original bytes (unchanged) and its small copy, unless already stored."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = await store.find_by_sha256(db, sha256)
+    if existing is not None:
+        return Duplicate(existing)
+    try:
+        # Decoding is CPU-bound and Pillow releases the GIL: keep the event loop free.
+        prepared = await asyncio.to_thread(prepare_photo, data, max_pixels=max_pixels)
+    except ImageError as exc:
+        return Rejected(str(exc))
+    return await _store(
+        db, data, prepared, sha256=sha256, filename=filename, source=source, added_by=added_by
+    )
+
+
+async def ingest_file(
+    db: Database, path: Path, *, source: PhotoSource = "import", added_by: str | None = None
+) -> IngestResult:
+    """`ingest_photo` for a file; its name (not its folder) is kept as the filename."""
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as exc:
+        return Rejected(f"cannot read the file: {exc.strerror or exc}")
+    return await ingest_photo(db, data, filename=path.name, source=source, added_by=added_by)
+
+
+async def _store(
+    db: Database,
+    data: bytes,
+    prepared: PreparedPhoto,
+    *,
+    sha256: str,
+    filename: str | None,
+    source: PhotoSource,
+    added_by: str | None,
+) -> IngestResult:
+    original_id = await files.put_file(
+        db, data, filename=filename, content_type=prepared.content_type
+    )
+    small_id = await files.put_file(
+        db, prepared.small, filename=filename, content_type="image/jpeg"
+    )
+    record = PhotoRecord(
+        id=photo_id_for(sha256),
+        sha256=sha256,
+        filename=filename,
+        source=source,
+        added_by=added_by,
+        content_type=prepared.content_type,
+        size_bytes=len(data),
+        width=prepared.width,
+        height=prepared.height,
+        original_file_id=original_id,
+        small_file_id=small_id,
+        small_width=prepared.small_width,
+        small_height=prepared.small_height,
+        created_at=_now_in_milliseconds(),
+        status=NEW_STATUS,
+    )
+    if await store.insert_photo(db, record):
+        return Added(record)
+    # Another request stored the same bytes meanwhile: keep its files, drop ours.
+    await files.delete_file(db, original_id)
+    await files.delete_file(db, small_id)
+    existing = await store.find_by_sha256(db, sha256)
+    if existing is None:  # the other copy was deleted in between; report it plainly
+        return Rejected("the photo was stored and removed concurrently; try again")
+    return Duplicate(existing)
+
+
+def _now_in_milliseconds() -> datetime:
+    # BSON dates hold milliseconds: the record returned equals the one read back later.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,0 +1,137 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from api.database import Database
+from api.embedded import EmbeddedDatabase
+from tests.api.photos.builders import (
+    jpeg_bytes,
+    png_bytes,
+    png_header_bomb,
+    tiff_bytes,
+    webp_bytes,
+)
+
+
+@pytest.fixture
+def cli_env(
+    monkeypatch: pytest.MonkeyPatch, mongodb_uri: str, db_name: str, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PHOTOSURVEY_MONGODB_URI", mongodb_uri)
+    monkeypatch.setenv("PHOTOSURVEY_DB_NAME", db_name)
+    monkeypatch.setenv("PHOTOSURVEY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("PHOTOSURVEY_ENV", "dev")
+
+
+async def _run(*argv: str) -> int:
+    # The command runs its own event loop, as from a shell.
+    return await asyncio.to_thread(main, ["import", *argv])
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_files_and_folders_are_imported(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    single = _write(tmp_path / "in" / "one.jpg", jpeg_bytes(500, 400))
+    _write(tmp_path / "album" / "a.png", png_bytes())
+    _write(tmp_path / "album" / "deep" / "b.webp", webp_bytes())
+    _write(tmp_path / "album" / ".hidden" / "c.jpg", jpeg_bytes(10, 10))
+
+    code = await _run(str(single), str(tmp_path / "album"))
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "imported 3, duplicates 0, rejected 0" in out
+    names = {doc["filename"] async for doc in db.photos.find({}, {"filename": 1})}
+    assert names == {"one.jpg", "a.png", "b.webp"}
+    assert await db.photos.count_documents({"source": "import", "status": "new"}) == 3
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_duplicates_are_skipped(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _write(tmp_path / "a.jpg", jpeg_bytes())
+    copy = _write(tmp_path / "copy of a.jpg", jpeg_bytes())
+
+    assert await _run(str(first)) == 0
+    assert await _run(str(first), str(copy)) == 0
+
+    captured = capsys.readouterr()
+    assert "imported 0, duplicates 2, rejected 0" in captured.out
+    photo_id = (await db.photos.find_one({}) or {})["_id"]
+    assert f"copy of a.jpg: duplicate of {photo_id}" in captured.err
+    assert await db.photos.count_documents({}) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_each_rejected_file_is_reported_with_its_reason(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "mixed"
+    _write(folder / "good.jpg", jpeg_bytes())
+    bad = {
+        "tiff.jpg": (tiff_bytes(), "TIFF"),
+        "truncated.jpg": (jpeg_bytes(800, 600)[:1500], "cannot be decoded"),
+        "empty.png": (b"", "empty (0 bytes)"),
+        "bomb.png": (png_header_bomb(), "20000x20000"),
+    }
+    for name, (data, _) in bad.items():
+        _write(folder / name, data)
+
+    code = await _run(str(folder))
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "imported 1, duplicates 0, rejected 4" in captured.out
+    lines = captured.err.splitlines()
+    for name, (_, reason) in bad.items():
+        assert any(f"{name}: rejected:" in line and reason in line for line in lines), name
+    assert await db.photos.count_documents({}) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_missing_path_is_a_usage_error(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _write(tmp_path / "a.jpg", jpeg_bytes())
+
+    code = await _run(str(good), str(tmp_path / "nowhere"))
+
+    assert code == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert await db.photos.count_documents({}) == 0
+
+
+def test_no_path_at_all_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["import"])
+    assert exit_.value.code == 2
+
+
+def test_a_data_folder_in_use_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHOTOSURVEY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PHOTOSURVEY_ENV", "dev")
+    monkeypatch.delenv("PHOTOSURVEY_MONGODB_URI", raising=False)
+    photo = _write(tmp_path / "a.jpg", jpeg_bytes())
+    running = EmbeddedDatabase.start(tmp_path / "db")  # as if the service were running
+    try:
+        running.wait_until_ready()
+        code = main(["import", str(photo)])
+    finally:
+        running.stop()
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Only one process may use a data folder" in err
+    assert "PHOTOSURVEY_MONGODB_URI" in err

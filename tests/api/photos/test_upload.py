@@ -1,0 +1,113 @@
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from api.database import Database
+from tests.api.photos.builders import bearer, jpeg_bytes, noise_png, upload_request
+from tests.api.photos.conftest import SMALL_LIMIT
+
+
+async def _upload(
+    http: httpx.AsyncClient, data: bytes, *, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return await http.send(upload_request(data, filename="upload.jpg", headers=headers))
+
+
+async def test_an_admin_uploads_a_photo(http: httpx.AsyncClient, db: Database) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    data = jpeg_bytes(800, 600)
+
+    response = await _upload(http, data, headers=admin)
+
+    result = response.json()["data"]["addPhoto"]
+    assert result["__typename"] == "PhotoAdded"
+    photo = result["photo"]
+    assert (photo["filename"], photo["width"], photo["height"]) == ("upload.jpg", 800, 600)
+    assert (photo["contentType"], photo["sizeBytes"]) == ("image/jpeg", len(data))
+    assert (photo["source"], photo["status"]) == ("UPLOAD", "new")
+    stored = await db.photos.find_one({"_id": photo["id"]})
+    assert stored is not None
+    assert stored["added_by"] == (await db.contributors.find_one({"name": "ada"}) or {})["_id"]
+
+
+async def test_the_same_upload_twice_is_a_duplicate(http: httpx.AsyncClient, db: Database) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    first = await _upload(http, jpeg_bytes(), headers=admin)
+    second = await _upload(http, jpeg_bytes(), headers=admin)
+
+    photo_id = first.json()["data"]["addPhoto"]["photo"]["id"]
+    duplicate = second.json()["data"]["addPhoto"]
+    assert duplicate["__typename"] == "DuplicatePhoto"
+    assert duplicate["photo"]["id"] == photo_id
+    assert photo_id in duplicate["message"]
+    assert await db.photos.count_documents({}) == 1
+
+
+async def test_a_non_image_upload_is_an_invalid_image(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    response = await _upload(http, b"%PDF-1.7 not a photo", headers=admin)
+
+    result = response.json()["data"]["addPhoto"]
+    assert result["__typename"] == "InvalidImage"
+    assert "PDF" in result["message"]
+    assert "JPEG, PNG or WebP" in result["accepted"]
+    assert await db.photos.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    ("role", "code"), [("contributor", "FORBIDDEN"), (None, "UNAUTHENTICATED")]
+)
+async def test_only_admins_upload(
+    http: httpx.AsyncClient, db: Database, role: str | None, code: str
+) -> None:
+    headers = None if role is None else await bearer(db, "cy")
+    response = await _upload(http, jpeg_bytes(), headers=headers)
+
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == code
+    assert await db.photos.count_documents({}) == 0
+
+
+async def _chunks(data: bytes, size: int = 8192) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize("content_length", ["declared", "absent", "lying"])
+async def test_an_oversized_upload_is_refused(
+    small_limit_http: httpx.AsyncClient, db: Database, content_length: str
+) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    request = upload_request(noise_png(200, 200), headers=admin)
+    body = request.read()
+    assert len(body) > SMALL_LIMIT
+    headers = {"content-type": request.headers["content-type"], **admin}
+    if content_length == "declared":
+        response = await small_limit_http.post("/graphql", content=body, headers=headers)
+    else:
+        # A streamed body goes out chunked, without Content-Length (or with a false one).
+        if content_length == "lying":
+            headers["content-length"] = "1000"
+        response = await small_limit_http.post("/graphql", content=_chunks(body), headers=headers)
+
+    assert response.status_code == 413
+    assert f"{SMALL_LIMIT:,} bytes" in response.json()["error"]
+    assert await db.photos.count_documents({}) == 0
+    assert await db["photo_files.files"].count_documents({}) == 0
+
+
+async def test_an_upload_under_the_limit_is_streamed_through(
+    small_limit_http: httpx.AsyncClient, db: Database
+) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    request = upload_request(jpeg_bytes(300, 300), headers=admin)
+    body = request.read()
+    headers = {"content-type": request.headers["content-type"], **admin}
+
+    response = await small_limit_http.post("/graphql", content=_chunks(body), headers=headers)
+
+    assert response.json()["data"]["addPhoto"]["__typename"] == "PhotoAdded"
