@@ -5,8 +5,8 @@ Run it with ``uvicorn --factory api.app:create_app`` or ``photosurvey serve``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,18 +19,36 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from api.auth import store as auth_store
+from api.auth.demo import demo_banner, issue_demo_tokens
+from api.connection import open_database
 from api.context import Context
-from api.database import CollectionIndexes, Database, connect, ensure_indexes, is_ready
-from api.embedded import EmbeddedDatabase
+from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
+from api.limits import BodySizeLimitMiddleware
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
+from api.photos import files as photo_files
+from api.photos import store as photo_store
+from api.photos.routes import photo_routes
+from api.photos.samples import first_run_samples
+from api.photos.signing import signed_photo_url
+from api.prelabel.labeller import load_labeller
+from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import schema
 from api.settings import Settings
+from api.survey import store as survey_store
+from api.survey.background import run_lease_reaper
+from api.survey.selection import Policy
 
 logger = logging.getLogger(__name__)
 
 # Every collection's indexes, ensured at start-up. Each domain store contributes its own.
-INDEXES: tuple[CollectionIndexes, ...] = ()
+INDEXES: tuple[CollectionIndexes, ...] = (
+    auth_store.INDEXES,
+    *survey_store.INDEXES,
+    photo_store.INDEXES,
+    *photo_files.INDEXES,
+)
 
 
 @dataclass
@@ -38,6 +56,8 @@ class Runtime:
     """What the lifespan opens and the routes use; one per app instance."""
 
     settings: Settings
+    policy: Policy
+    rng: random.Random = field(default_factory=random.Random)
     _db: Database | None = field(default=None, repr=False)
 
     @property
@@ -46,10 +66,18 @@ class Runtime:
             raise RuntimeError("the database is used before the app has started")
         return self._db
 
+    def photo_url(self, photo_id: str) -> str:
+        return signed_photo_url(photo_id, settings=self.settings)
+
 
 class PhotoSurveyGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if runtime.settings.is_dev else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if runtime.settings.is_dev else None,
+            # addPhoto (GraphQL multipart request); the body size is capped by a middleware.
+            multipart_uploads_enabled=True,
+        )
         self.runtime = runtime
 
     async def get_context(
@@ -60,6 +88,9 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             settings=self.runtime.settings,
             db=self.runtime.db,
+            policy=self.runtime.policy,
+            photo_url=self.runtime.photo_url,
+            rng=self.runtime.rng,
         )
 
 
@@ -67,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the service; with no `settings`, read them from the environment."""
     settings = Settings.from_environ() if settings is None else settings
     configure_logging(settings.log_level)
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, policy=Policy.from_settings(settings))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -85,8 +116,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", PhotoSurveyGraphQL(runtime)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *photo_routes(settings=settings, database=lambda: runtime.db),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes),
+        ],
         lifespan=lambda app: _lifespan(runtime),
     )
 
@@ -95,18 +130,31 @@ def create_app(settings: Settings | None = None) -> Starlette:
 async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     async with AsyncExitStack() as stack:
-        uri = settings.mongodb_uri
-        if uri is None:
-            # Spawned here, on the event loop's (main) thread: the child's parent-death
-            # signal is tied to the spawning thread. Waiting may happen elsewhere.
-            server = EmbeddedDatabase.start(settings.data_dir / "db")
-            stack.callback(server.stop)
-            await asyncio.to_thread(server.wait_until_ready)
-            uri = server.uri
-        client = connect(uri)
-        stack.push_async_callback(client.close)
-        runtime._db = client[settings.db_name]
+        runtime._db = await stack.enter_async_context(open_database(settings))
         await ensure_indexes(runtime.db, INDEXES)
+        if settings.is_dev:
+            tokens = await issue_demo_tokens(runtime.db)
+            url = f"http://{settings.host}:{settings.port}/graphql"
+            print(demo_banner(tokens, graphql_url=url), flush=True)
+        # Not with an explicit MongoDB URI (as in tests): samples would join every pool.
+        if settings.is_dev and settings.uses_embedded_database:
+            message = await first_run_samples(runtime.db)
+            if message is not None:
+                print(message, flush=True)
+        await stack.enter_async_context(run_lease_reaper(runtime.db))
+        if settings.prelabel_worker:
+            await stack.enter_async_context(run_prelabel_worker(_prelabeller(runtime)))
         logger.info("service started", extra={"env": settings.env, "db": settings.db_name})
         yield
         logger.info("service stopping")
+
+
+def _prelabeller(runtime: Runtime) -> Prelabeller:
+    settings = runtime.settings
+    return Prelabeller(
+        db=runtime.db,
+        labeller=load_labeller(settings),
+        policy=runtime.policy,
+        answers_per_photo=settings.answers_per_photo,
+        batch=settings.prelabel_batch,
+    )

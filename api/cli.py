@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from api.auth.store import add_contributor
+from api.connection import open_database
+from api.embedded import EmbeddedDatabaseError
+from api.photos.importer import run_import
+from api.prelabel.command import run_prelabel
+from api.prelabel.labeller import load_labeller
 from api.schema import schema
 from api.settings import Settings, SettingsError
+from inference import InferenceError
+
+_CONTRIBUTOR_NAME = re.compile(r"[\w.@+-]{1,64}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"photosurvey: configuration error: {exc}", file=sys.stderr)
         return 2
+    except (EmbeddedDatabaseError, PyMongoError) as exc:
+        print(f"photosurvey: database error: {exc}", file=sys.stderr)
+        return 1
+    except InferenceError as exc:
+        print(f"photosurvey: model error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,13 +55,39 @@ def _parser() -> argparse.ArgumentParser:
         "--output", "-o", type=Path, help="file to write; standard output when omitted"
     )
     export.set_defaults(run=_export_schema)
+
+    photos = commands.add_parser("import", help="import photos from files or folders")
+    photos.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="photo files or folders (recursive)"
+    )
+    photos.set_defaults(run=_import_photos)
+
+    prelabel = commands.add_parser(
+        "prelabel", help="run the model over every photo that lacks its prediction, now"
+    )
+    prelabel.set_defaults(run=lambda args: run_prelabel(Settings.from_environ()))
+
+    contributors = commands.add_parser("contributors", help="manage contributors")
+    contributor_commands = contributors.add_subparsers(required=True, metavar="ACTION")
+    add = contributor_commands.add_parser("add", help="add a contributor and print its token")
+    add.add_argument("name", type=_contributor_name, help="unique name (letters, digits, ._@+-)")
+    add.add_argument("--admin", action="store_true", help="may use admin operations")
+    add.set_defaults(run=_add_contributor)
     return parser
+
+
+def _contributor_name(value: str) -> str:
+    if not _CONTRIBUTOR_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a valid name; use 1-64 letters, digits or ._@+-"
+        )
+    return value
 
 
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()  # fail before uvicorn starts, naming the variable
-    if settings.is_dev:
-        print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+    if settings.prelabel_worker:
+        load_labeller(settings)  # likewise a missing or bad model file (InferenceError)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -54,10 +98,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_photos(args: argparse.Namespace) -> int:
+    return run_import(args.paths, settings=Settings.from_environ())
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     text = schema.as_str() + "\n"
     if args.output is None:
         sys.stdout.write(text)
     else:
         args.output.write_text(text)
+    return 0
+
+
+def _add_contributor(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+
+    async def add() -> str:
+        async with open_database(settings) as db:
+            _, token = await add_contributor(
+                db, args.name, role="admin" if args.admin else "contributor"
+            )
+            return token
+
+    try:
+        token = asyncio.run(add())
+    except DuplicateKeyError:
+        print(f"photosurvey: a contributor named {args.name!r} exists already", file=sys.stderr)
+        return 1
+    print(f"Token for {args.name} (shown once; keep it secret):\n{token}")
     return 0

@@ -12,6 +12,9 @@ from strawberry.types import ExecutionContext, Info
 
 import api
 from api.context import Context
+from api.errors import ClientError
+from api.photos.resolvers import PhotoMutation, PhotoQuery
+from api.survey.resolvers import SurveyMutation, SurveyQuery
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class ServerInfo:
 
 
 @strawberry.type(description="Read operations.")
-class Query:
+class Query(SurveyQuery, PhotoQuery):
     @strawberry.field(description="The server's version and database; needs no token.")
     def server_info(self, info: Info[Context, None]) -> ServerInfo:
         settings = info.context.settings
@@ -39,9 +42,16 @@ class Query:
         return ServerInfo(version=api.__version__, database=kind)
 
 
+@strawberry.type(description="Operations that change something.")
+class Mutation(SurveyMutation, PhotoMutation):
+    pass
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Errors raised by our code are unexpected; syntax and validation errors are not."""
-    return error.original_error is not None
+    """Errors raised by our code are unexpected unless they are `ClientError`s; syntax and
+    validation errors (no original error) are not."""
+    original = error.original_error
+    return original is not None and not isinstance(original, ClientError)
 
 
 class PhotoSurveySchema(strawberry.Schema):
@@ -61,6 +71,7 @@ class PhotoSurveySchema(strawberry.Schema):
 
 schema = PhotoSurveySchema(
     query=Query,
+    mutation=Mutation,
     extensions=[
         # Factories: one extension per operation; the caches live at module level.
         # Parsing and validation are 85-90% of a small query's cost (DESIGN.md).

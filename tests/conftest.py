@@ -11,8 +11,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from api.app import create_app
-from api.database import Database, connect
+from api.app import INDEXES, create_app
+from api.database import Database, connect, ensure_indexes
 from api.embedded import EmbeddedDatabase
 from api.settings import Settings
 
@@ -44,9 +44,11 @@ def db_name() -> str:
 
 @pytest.fixture
 async def db(mongodb_uri: str, db_name: str) -> AsyncIterator[Database]:
-    """A throwaway database on the session's server, in this test's event loop."""
+    """A throwaway database on the session's server, in this test's event loop, with every
+    index the service creates at start-up (queries hint them)."""
     client = connect(mongodb_uri)
     try:
+        await ensure_indexes(client[db_name], INDEXES)
         yield client[db_name]
         await client.drop_database(db_name)
     finally:
@@ -55,7 +57,16 @@ async def db(mongodb_uri: str, db_name: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(mongodb_uri: str, db_name: str, tmp_path: Path) -> Settings:
-    return Settings(mongodb_uri=mongodb_uri, db_name=db_name, data_dir=tmp_path, env="dev")
+    # No exploration: tests see the policy's order. No background pre-labelling: tests that
+    # want it run it. Both have tests of their own.
+    return Settings(
+        mongodb_uri=mongodb_uri,
+        db_name=db_name,
+        data_dir=tmp_path,
+        env="dev",
+        exploration=0.0,
+        prelabel_worker=False,
+    )
 
 
 @pytest.fixture

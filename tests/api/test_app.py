@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -5,6 +7,7 @@ from asgi_lifespan import LifespanManager
 import api
 from api.app import create_app
 from api.database import Database
+from api.embedded import EmbeddedDatabase
 from api.settings import Settings
 
 SERVER_INFO = "{ serverInfo { version database } }"
@@ -43,7 +46,10 @@ async def test_graphiql_is_served_in_dev(http: httpx.AsyncClient) -> None:
 
 
 async def test_graphiql_is_not_served_in_production(settings: Settings, db: Database) -> None:
-    app = create_app(Settings(mongodb_uri=settings.mongodb_uri, db_name=settings.db_name))
+    production = Settings(
+        mongodb_uri=settings.mongodb_uri, db_name=settings.db_name, secret_key="k" * 32
+    )
+    app = create_app(production)
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
@@ -82,18 +88,23 @@ async def test_a_bad_query_gets_a_clear_error(
     assert message in errors[0]["message"]
 
 
-async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
-    # Nothing listens on port 9 (discard) on loopback; the ping times out or is refused.
-    settings = Settings(
-        mongodb_uri="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300", db_name="unreachable"
-    )
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
-    ):
-        ready = await c.get("/readyz")
-        alive = await c.get("/healthz")
+async def test_readyz_is_503_when_the_database_goes_away(tmp_path: Path) -> None:
+    server = EmbeddedDatabase.start(tmp_path / "db")
+    try:
+        server.wait_until_ready()
+        app = create_app(Settings(mongodb_uri=server.uri, db_name="readyz", secret_key="k" * 32))
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
+            ) as client,
+        ):
+            assert (await client.get("/readyz")).status_code == 200
+            server.stop()
+            ready = await client.get("/readyz")
+            alive = await client.get("/healthz")
+    finally:
+        server.stop()
     assert ready.status_code == 503
     assert ready.json() == {"status": "database unavailable"}
     assert alive.status_code == 200

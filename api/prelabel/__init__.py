@@ -1,0 +1,1 @@
+"""Pre-labelling: the active model runs over photos that lack its prediction."""

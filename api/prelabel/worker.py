@@ -1,0 +1,107 @@
+"""Running the model over new photos, in batches claimed atomically.
+
+The model's work runs in a worker thread (decoding and inference release the GIL); the
+event loop only moves documents. Any number of workers, in any number of processes, can
+run side by side: each batch is claimed first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from api.database import Database, Document
+from api.photos.files import read_file
+from api.prelabel.labeller import Labeller
+from api.prelabel.store import claim_new_photos, mark_unreadable
+from api.survey.opening import open_photo
+from api.survey.selection import Policy
+from inference import InferenceError, Prediction
+
+logger = logging.getLogger(__name__)
+
+IDLE_SECONDS = 2.0
+
+
+@dataclass
+class Prelabeller:
+    """Pre-labels batches of new photos with one model."""
+
+    db: Database
+    labeller: Labeller
+    policy: Policy
+    answers_per_photo: int
+    batch: int
+    worker: str = field(default_factory=lambda: uuid.uuid4().hex)
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def run_batch(self) -> int:
+        """Claim and pre-label one batch; returns how many photos were claimed."""
+        now = datetime.now(UTC)
+        photos = await claim_new_photos(self.db, worker=self.worker, limit=self.batch, now=now)
+        images = [await self._small_copy(photo) for photo in photos]
+        for photo, outcome in zip(photos, await self._predict(images), strict=True):
+            if isinstance(outcome, Prediction):
+                await self._open(photo["_id"], outcome, now=now)
+            else:
+                logger.warning("photo unreadable", extra={"photo": photo["_id"], "why": outcome})
+                await mark_unreadable(self.db, photo["_id"], reason=outcome, now=now)
+        return len(photos)
+
+    async def _open(self, photo_id: str, prediction: Prediction, *, now: datetime) -> None:
+        await open_photo(
+            self.db,
+            photo_id,
+            prediction.to_dict(),
+            policy=self.policy,
+            answers_per_photo=self.answers_per_photo,
+            rng=self.rng,
+            now=now,
+        )
+
+    async def _small_copy(self, photo: Document) -> bytes:
+        data = await read_file(self.db, photo["small_file_id"])
+        return b"" if data is None else data  # an empty file reads as unreadable below
+
+    async def _predict(self, images: list[bytes]) -> list[Prediction | str]:
+        if not images:
+            return []
+        try:
+            return list(await asyncio.to_thread(self.labeller.predict_many, images))
+        except InferenceError:
+            # One bad photo fails the batch; find it by going one by one.
+            return [await self._predict_one(image) for image in images]
+
+    async def _predict_one(self, image: bytes) -> Prediction | str:
+        try:
+            return await asyncio.to_thread(self.labeller.predict, image)
+        except InferenceError as exc:
+            return str(exc)
+
+
+@asynccontextmanager
+async def run_prelabel_worker(prelabeller: Prelabeller) -> AsyncIterator[None]:
+    """Pre-label new photos in the background while the block runs."""
+    task = asyncio.create_task(_work_forever(prelabeller), name="prelabel-worker")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _work_forever(prelabeller: Prelabeller) -> None:
+    while True:
+        try:
+            claimed = await prelabeller.run_batch()
+        except Exception:
+            logger.exception("pre-label batch failed")  # the next round tries again
+            claimed = 0
+        if claimed < prelabeller.batch:
+            await asyncio.sleep(IDLE_SECONDS)

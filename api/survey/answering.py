@@ -1,0 +1,182 @@
+"""Taking an answer safely: once per photo and contributor, idempotent by key.
+
+Order of writes, chosen so that a crash at any point is finished by replaying the same key:
+the answer document (unique indexes decide races), then the photo's state (guarded by
+``answerers``), then the lease, the counters, and last the stored result that a replay
+returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from api.database import Database, Document
+from api.survey import store
+from api.survey.questions import Answer, Question, invalid_reason
+from api.survey.queue import settle_bucket
+from api.survey.selection import answers_still_needed, priority
+
+_MAX_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Accepted:
+    answer_id: str
+    photo_id: str
+    still_needed: int
+
+
+@dataclass(frozen=True)
+class LeaseExpired:
+    lease_id: str
+    expired_at: datetime
+
+
+@dataclass(frozen=True)
+class LeaseNotFound:
+    lease_id: str
+
+
+@dataclass(frozen=True)
+class AlreadyAnswered:
+    photo_id: str
+
+
+@dataclass(frozen=True)
+class KeyReused:
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: str
+
+
+Outcome = Accepted | LeaseExpired | LeaseNotFound | AlreadyAnswered | KeyReused | Invalid
+
+
+@dataclass(frozen=True)
+class Submission:
+    contributor_id: str
+    lease_id: str
+    answer: Answer
+    idempotency_key: str
+
+    @property
+    def fingerprint(self) -> str:
+        """What a replay must repeat exactly to count as the same request."""
+        payload = {"lease_id": self.lease_id, "answer": self.answer.to_document()}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+async def submit_answer(
+    db: Database, submission: Submission, *, answers_per_photo: int, now: datetime
+) -> Outcome:
+    for _ in range(_MAX_RETRIES):
+        replayed = await _replay(db, submission, answers_per_photo=answers_per_photo, now=now)
+        if replayed is not None:
+            return replayed
+        lease = await store.find_lease(db, submission.lease_id)
+        refused = _refusal(lease, submission, now=now)
+        if refused is not None or lease is None:
+            return refused or LeaseNotFound(submission.lease_id)
+        answer = _answer_document(submission, lease, now=now)
+        clash = await store.insert_answer(db, answer)
+        if clash == "one_per_photo":
+            return AlreadyAnswered(lease["photo_id"])
+        if clash is None:
+            return await _complete(db, answer, answers_per_photo=answers_per_photo, now=now)
+        # Same key inserted concurrently: go round and replay it.
+    raise RuntimeError("idempotency key kept clashing")  # pragma: no cover - needs a livelock
+
+
+async def _replay(
+    db: Database, submission: Submission, *, answers_per_photo: int, now: datetime
+) -> Outcome | None:
+    earlier = await store.find_answer_by_key(
+        db, contributor_id=submission.contributor_id, idempotency_key=submission.idempotency_key
+    )
+    if earlier is None:
+        return None
+    if earlier["fingerprint"] != submission.fingerprint:
+        return KeyReused(submission.idempotency_key)
+    if earlier.get("result") is None:  # the first attempt stopped half-way: finish it
+        return await _complete(db, earlier, answers_per_photo=answers_per_photo, now=now)
+    return Accepted(earlier["_id"], earlier["photo_id"], earlier["result"]["still_needed"])
+
+
+def _refusal(lease: Document | None, submission: Submission, *, now: datetime) -> Outcome | None:
+    if lease is None or lease["contributor_id"] != submission.contributor_id:
+        return LeaseNotFound(submission.lease_id)
+    if lease["state"] == "answered":
+        return AlreadyAnswered(lease["photo_id"])
+    if lease["state"] == "released" or lease["expires_at"] <= now:
+        return LeaseExpired(lease["_id"], expired_at=min(lease["expires_at"], now))
+    reason = invalid_reason(Question.from_document(lease["question"]), submission.answer)
+    return None if reason is None else Invalid(reason)
+
+
+def _answer_document(submission: Submission, lease: Document, *, now: datetime) -> Document:
+    return {
+        "_id": uuid.uuid4().hex,
+        "photo_id": lease["photo_id"],
+        "lease_id": lease["_id"],
+        "contributor_id": submission.contributor_id,
+        "question": lease["question"],
+        "value": submission.answer.to_document(),
+        "idempotency_key": submission.idempotency_key,
+        "fingerprint": submission.fingerprint,
+        "created_at": now,
+        "result": None,
+    }
+
+
+async def _complete(
+    db: Database, answer: Document, *, answers_per_photo: int, now: datetime
+) -> Accepted:
+    still_needed = await _record_on_photo(db, answer, answers_per_photo=answers_per_photo, now=now)
+    await store.set_lease_state(db, answer["lease_id"], state="answered", expect="active")
+    await store.count_contributor_answer(db, answer["contributor_id"])
+    await store.count_event(db, answers=1)
+    await store.set_answer_result(db, answer["_id"], result={"still_needed": still_needed})
+    return Accepted(answer["_id"], answer["photo_id"], still_needed)
+
+
+async def _record_on_photo(
+    db: Database, answer: Document, *, answers_per_photo: int, now: datetime
+) -> int:
+    contributor_id = answer["contributor_id"]
+    for _ in range(_MAX_RETRIES):
+        photo = await store.find_photo(db, answer["photo_id"])
+        if photo is None:
+            raise LookupError(f"answer {answer['_id']} names a missing photo")
+        if contributor_id in photo.get("answerers", ()):
+            return int(photo["still_needed"])  # recorded by an earlier attempt
+        fields = _state_after_answer(photo, answers_per_photo=answers_per_photo, now=now)
+        after = await store.record_answer(
+            db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
+        )
+        if after is not None:
+            await settle_bucket(db, after, now=now)
+            if fields["status"] == "completed":
+                await store.count_event(db, completed=1)
+            return int(fields["still_needed"])
+    raise RuntimeError("the photo kept changing under the answer")  # pragma: no cover
+
+
+def _state_after_answer(photo: Document, *, answers_per_photo: int, now: datetime) -> Document:
+    answers = photo["answer_count"] + 1
+    still_needed = answers_still_needed(answers, answers_per_photo=answers_per_photo)
+    fields: dict[str, Any] = {
+        "still_needed": still_needed,
+        "priority": priority(score=photo["score"], answers=answers, still_needed=still_needed),
+        "status": "open" if still_needed > 0 else "completed",
+    }
+    if still_needed == 0:
+        fields |= {"completed_at": now, "completed_by": "answers"}
+    return fields

@@ -1,0 +1,79 @@
+"""A pre-labelled photo enters the survey: its prediction is stored and it gets its place
+in the queue, or is labelled by the model outright when auto-accept allows."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from api.database import Database, Document
+from api.survey import store
+from api.survey.queue import settle_bucket
+from api.survey.selection import Policy, answers_still_needed, auto_accepts, score
+
+
+async def open_photo(
+    db: Database,
+    photo_id: str,
+    prediction: Mapping[str, Any],
+    *,
+    policy: Policy,
+    answers_per_photo: int,
+    rng: random.Random,
+    now: datetime,
+) -> Document | None:
+    """Store `prediction` (``Prediction.to_dict()`` of `inference`) and open the photo.
+
+    Returns the photo after, or None when it was not ``new`` (another worker got there)."""
+    await store.save_prediction(db, {"photo_id": photo_id, "created_at": now, **prediction})
+    fields = queue_fields(
+        prediction, policy=policy, answers_per_photo=answers_per_photo, draw=rng.random(), now=now
+    )
+    photo = await store.open_photo(db, photo_id, fields=fields)
+    if photo is None:
+        return None
+    await settle_bucket(db, photo, now=now)
+    await store.count_event(db, prelabelled=1, completed=int(photo["status"] == "completed"))
+    return photo
+
+
+def queue_fields(
+    prediction: Mapping[str, Any],
+    *,
+    policy: Policy,
+    answers_per_photo: int,
+    draw: float,
+    now: datetime,
+) -> Document:
+    """A freshly pre-labelled photo's queue state (see `api.survey.store`)."""
+    summary = {
+        "model_version": prediction["model_version"],
+        "top_k": list(prediction["top_k"]),
+        "uncertainty": dict(prediction["uncertainty"]),
+    }
+    photo_score = score(policy, uncertainty=summary["uncertainty"], draw=draw)
+    fields: Document = {
+        "prediction": summary,
+        "score": photo_score,
+        "priority": photo_score,
+        "draw": draw,
+        "answer_count": 0,
+        "still_needed": answers_still_needed(0, answers_per_photo=answers_per_photo),
+        "holds": [],
+        "answerers": [],
+        "bucket": None,
+        "status": "open",
+        "prelabelled_at": now,
+    }
+    top = summary["top_k"][0] if summary["top_k"] else None
+    if top is not None and auto_accepts(policy, top_probability=top["probability"]):
+        fields |= {
+            "status": "completed",
+            "completed_by": "model",
+            "completed_at": now,
+            "still_needed": 0,
+            "model_label": {"id": top["label_id"], "name": top["name"]},
+        }
+    return fields

@@ -1,0 +1,156 @@
+"""Serving tasks: choose photos for a contributor, lease them, give leases back.
+
+The work of a request is bounded by the tasks asked for, never by the size of the pool: it
+reads the bucket counts (one document), the candidates in the few top buckets, and claims
+photos one atomic update each (see `api.survey.selection` and `api.survey.store`).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from api.database import Database, Document
+from api.survey import store
+from api.survey.questions import Question, question_for
+from api.survey.queue import settle_bucket
+from api.survey.selection import Policy, exploration_buckets, exploration_draws, top_buckets
+
+MAX_TASKS_PER_REQUEST = 20
+# Candidates read per task wanted: headroom for photos taken by others in the meantime.
+_OVERFETCH = 3
+_ROUNDS = 3
+_REAP_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Task:
+    lease_id: str
+    photo_id: str
+    expires_at: datetime
+    question: Question
+    policy: str
+    score: float
+    model_version: str | None
+
+
+async def next_tasks(
+    db: Database,
+    *,
+    contributor_id: str,
+    count: int,
+    policy: Policy,
+    lease_seconds: int,
+    now: datetime,
+    rng: random.Random,
+) -> list[Task]:
+    """Lease up to `count` photos to the contributor, most needed first."""
+    leasing = _Leasing(
+        db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds), now=now
+    )
+    counts = await store.read_bucket_counts(db)
+    explore = exploration_draws(policy, count=count, rng=rng)
+    tasks: list[Task] = []
+    if explore:
+        picks = await leasing.candidates(
+            exploration_buckets(counts, draws=explore, rng=rng), explore
+        )
+        rng.shuffle(picks)
+        tasks += await leasing.claim_each(picks, want=explore, reason="exploration")
+    skip = 0
+    for _ in range(_ROUNDS):
+        want = count - len(tasks)
+        buckets = top_buckets(counts, want=want * _OVERFETCH, skip=skip) if want > 0 else []
+        if not buckets:
+            break
+        skip += len(buckets)
+        picks = await leasing.candidates(buckets, want)
+        picks.sort(key=lambda photo: photo["priority"], reverse=True)
+        tasks += await leasing.claim_each(picks, want=want, reason=policy.name)
+    await store.insert_leases(db, [_lease_document(task, contributor_id, now) for task in tasks])
+    return tasks
+
+
+@dataclass
+class _Leasing:
+    """One request's claims: who claims, until when, and which photos were already tried."""
+
+    db: Database
+    contributor_id: str
+    expires_at: datetime
+    now: datetime
+    tried: set[str] = field(default_factory=set)
+
+    async def candidates(self, buckets: list[int], want: int) -> list[Document]:
+        if not buckets:
+            return []
+        return await store.find_candidates(
+            self.db, buckets, contributor_id=self.contributor_id, limit=want * _OVERFETCH + 10
+        )
+
+    async def claim_each(self, photos: list[Document], *, want: int, reason: str) -> list[Task]:
+        claimed: list[Task] = []
+        for photo in photos:
+            if len(claimed) == want:
+                break
+            if photo["_id"] not in self.tried:
+                self.tried.add(photo["_id"])
+                task = await self._claim(photo["_id"], reason=reason)
+                if task is not None:
+                    claimed.append(task)
+        return claimed
+
+    async def _claim(self, photo_id: str, *, reason: str) -> Task | None:
+        lease_id = uuid.uuid4().hex
+        hold = {
+            "lease_id": lease_id,
+            "contributor_id": self.contributor_id,
+            "expires_at": self.expires_at,
+        }
+        after = await store.claim(self.db, photo_id, hold=hold, now=self.now)
+        if after is None:
+            return None
+        await settle_bucket(self.db, after, now=self.now)
+        prediction = after.get("prediction") or {}
+        return Task(
+            lease_id=lease_id,
+            photo_id=photo_id,
+            expires_at=self.expires_at,
+            question=question_for(prediction.get("top_k", [])),
+            policy=reason,
+            score=after["score"],
+            model_version=prediction.get("model_version"),
+        )
+
+
+def _lease_document(task: Task, contributor_id: str, now: datetime) -> Document:
+    return {
+        "_id": task.lease_id,
+        "photo_id": task.photo_id,
+        "contributor_id": contributor_id,
+        "question": task.question.to_document(),
+        "policy": task.policy,
+        "score": task.score,
+        "model_version": task.model_version,
+        "created_at": now,
+        "expires_at": task.expires_at,
+        "state": "active",
+    }
+
+
+async def release_task(db: Database, lease: Document, *, now: datetime) -> None:
+    """Give a lease back: its photo's slot returns to the pool at once."""
+    if await store.set_lease_state(db, lease["_id"], state="released", expect="active"):
+        photo = await store.drop_hold(db, lease["photo_id"], lease_id=lease["_id"])
+        await settle_bucket(db, photo, now=now)
+
+
+async def reap_expired_holds(db: Database, *, now: datetime) -> int:
+    """Return expired leases' slots to the pool; any process may run it at any time."""
+    photos = await store.find_expired_holds(db, now=now, limit=_REAP_BATCH)
+    for photo in photos:
+        after = await store.drop_expired_holds(db, photo["_id"], now=now)
+        await settle_bucket(db, after, now=now)
+    return len(photos)

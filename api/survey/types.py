@@ -1,0 +1,213 @@
+"""GraphQL types of the survey: tasks, questions, answers and their outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from api.survey import answering
+from api.survey.questions import QuestionKind, Verdict
+
+# The domain's enums, exposed as they are (strawberry.enum registers them in place).
+strawberry.enum(
+    QuestionKind,
+    description=(
+        "VERIFY: does the photo show one label (YES / NO / NOT_SURE)? CHOOSE: which of a few "
+        "candidate labels, or none? DESCRIBE: free-text tags."
+    ),
+)
+strawberry.enum(Verdict, description="An answer to a VERIFY question.")
+
+
+@strawberry.type(description="A label of the model's label set.")
+class Label:
+    id: strawberry.ID = strawberry.field(description="Stable id, e.g. a WordNet id.")
+    name: str = strawberry.field(description="Display name; not unique.")
+
+
+@strawberry.type(description="What a task asks about its photo.")
+class Question:
+    kind: QuestionKind = strawberry.field(description="Which kind of answer is expected.")
+    prompt: str = strawberry.field(description="The question in words, for display.")
+    labels: list[Label] = strawberry.field(
+        description="VERIFY: the label asked about; CHOOSE: the candidates; DESCRIBE: empty."
+    )
+
+
+@strawberry.type(description="Why this photo was chosen for this task.")
+class TaskReason:
+    policy: str = strawberry.field(
+        description="The selection that chose it: e.g. `uncertainty:least_confidence`, "
+        "`random` or `exploration`."
+    )
+    score: float = strawberry.field(description="The photo's policy score in [0, 1).")
+    model_version: str | None = strawberry.field(
+        description="The model whose prediction the question comes from."
+    )
+
+
+@strawberry.type(description="A photo leased to the caller with a question to answer.")
+class Task:
+    lease_id: strawberry.ID = strawberry.field(description="Give this back with the answer.")
+    expires_at: datetime = strawberry.field(description="The lease ends then; answer before.")
+    photo_id: strawberry.ID = strawberry.field(description="The photo's id.")
+    photo_url: str = strawberry.field(
+        description="Signed URL of the photo (small copy), valid without a token until it expires."
+    )
+    question: Question = strawberry.field(description="What to answer about the photo.")
+    reason: TaskReason = strawberry.field(description="Why this photo, now.")
+
+
+@strawberry.input(one_of=True, description="A CHOOSE answer: one candidate, or none of them.")
+class ChoiceInput:
+    label_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The chosen candidate's label id."
+    )
+    none: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="True: none of the candidates fits."
+    )
+
+
+@strawberry.input(description="A DESCRIBE answer.")
+class DescribeInput:
+    tags: list[str] = strawberry.field(
+        description="Free-text tags, 1-20 of at most 64 characters; normalised on arrival."
+    )
+
+
+@strawberry.input(one_of=True, description="Exactly one, matching the question kind.")
+class AnswerInput:
+    verify: Verdict | None = strawberry.field(
+        default=strawberry.UNSET, description="For VERIFY questions."
+    )
+    choose: ChoiceInput | None = strawberry.field(
+        default=strawberry.UNSET, description="For CHOOSE questions."
+    )
+    describe: DescribeInput | None = strawberry.field(
+        default=strawberry.UNSET, description="For DESCRIBE questions."
+    )
+
+
+@strawberry.input(description="An answer to a leased task.")
+class SubmitAnswerInput:
+    lease_id: strawberry.ID = strawberry.field(description="From the task.")
+    answer: AnswerInput = strawberry.field(description="The answer.")
+    idempotency_key: str = strawberry.field(
+        description="Any unique string (1-128 characters) per answer; resending the same key "
+        "with the same answer returns the first result and stores nothing new."
+    )
+
+
+@strawberry.type(description="The answer is stored.")
+class AnswerAccepted:
+    answer_id: strawberry.ID = strawberry.field(description="The stored answer's id.")
+    photo_id: strawberry.ID = strawberry.field(description="The photo answered.")
+    answers_still_needed: int = strawberry.field(
+        description="How many more answers the photo needs; 0 when it is complete."
+    )
+
+
+@strawberry.type(description="The lease expired or was released; nothing was stored.")
+class LeaseExpired:
+    lease_id: strawberry.ID = strawberry.field(description="The lease.")
+    expired_at: datetime = strawberry.field(description="When it ended.")
+    message: str = strawberry.field(description="What happened and what to do.")
+
+
+@strawberry.type(description="No lease of the caller's has this id.")
+class LeaseNotFound:
+    lease_id: strawberry.ID = strawberry.field(description="The id given.")
+    message: str = strawberry.field(description="What was wrong.")
+
+
+@strawberry.type(description="The caller already answered this photo; nothing new was stored.")
+class AlreadyAnswered:
+    photo_id: strawberry.ID = strawberry.field(description="The photo.")
+    message: str = strawberry.field(description="What happened.")
+
+
+@strawberry.type(description="The idempotency key was used before with another answer.")
+class IdempotencyKeyReused:
+    idempotency_key: str = strawberry.field(description="The key.")
+    message: str = strawberry.field(description="What was wrong.")
+
+
+@strawberry.type(description="The answer does not fit the question; nothing was stored.")
+class InvalidAnswer:
+    reason: str = strawberry.field(description="What was wrong and what is accepted.")
+
+
+SubmitAnswerResult = Annotated[
+    AnswerAccepted
+    | LeaseExpired
+    | LeaseNotFound
+    | AlreadyAnswered
+    | IdempotencyKeyReused
+    | InvalidAnswer,
+    strawberry.union("SubmitAnswerResult", description="What became of an answer."),
+]
+
+
+@strawberry.type(description="The lease was given back; the photo returns to the pool.")
+class TaskReleased:
+    lease_id: strawberry.ID = strawberry.field(description="The lease.")
+
+
+ReleaseTaskResult = Annotated[
+    TaskReleased | LeaseNotFound,
+    strawberry.union("ReleaseTaskResult", description="What became of a release."),
+]
+
+
+@strawberry.type(description="The caller.")
+class Me:
+    id: strawberry.ID = strawberry.field(description="Contributor id.")
+    name: str = strawberry.field(description="Contributor name.")
+    is_admin: bool = strawberry.field(description="Whether admin operations are allowed.")
+    answer_count: int = strawberry.field(description="Answers given so far.")
+
+
+@strawberry.type(description="Counts across the whole service.")
+class Stats:
+    photos: int = strawberry.field(description="Photos stored.")
+    prelabelled: int = strawberry.field(description="Photos the model has pre-labelled.")
+    completed: int = strawberry.field(description="Photos that need no more answers.")
+    answers: int = strawberry.field(description="Answers stored.")
+    contributors: int = strawberry.field(description="Contributors registered.")
+    queue_depth: int = strawberry.field(
+        description="Photos available for a task now (open, with a free lease slot)."
+    )
+
+
+def submit_result(outcome: answering.Outcome) -> SubmitAnswerResult:
+    """The GraphQL member for a domain outcome."""
+    match outcome:
+        case answering.Accepted(answer_id, photo_id, still_needed):
+            return AnswerAccepted(
+                answer_id=strawberry.ID(answer_id),
+                photo_id=strawberry.ID(photo_id),
+                answers_still_needed=still_needed,
+            )
+        case answering.LeaseExpired(lease_id, expired_at):
+            return LeaseExpired(
+                lease_id=strawberry.ID(lease_id),
+                expired_at=expired_at,
+                message="the lease has ended; ask for new tasks with nextTasks",
+            )
+        case answering.LeaseNotFound(lease_id):
+            return LeaseNotFound(
+                lease_id=strawberry.ID(lease_id), message="no lease of yours has this id"
+            )
+        case answering.AlreadyAnswered(photo_id):
+            return AlreadyAnswered(
+                photo_id=strawberry.ID(photo_id), message="you have answered this photo already"
+            )
+        case answering.KeyReused(key):
+            return IdempotencyKeyReused(
+                idempotency_key=key,
+                message="this key was used with another answer; use a new key per answer",
+            )
+        case answering.Invalid(reason):
+            return InvalidAnswer(reason=reason)

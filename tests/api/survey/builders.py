@@ -1,0 +1,113 @@
+"""Data builders for survey tests: photos with synthetic predictions, contributors, GraphQL."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from api.auth.store import Role, add_contributor
+from api.database import Database
+from api.survey.opening import open_photo
+from api.survey.selection import Policy
+
+POLICY = Policy(kind="uncertainty", measure="least_confidence", exploration=0.0, auto_accept=None)
+
+
+def prediction(top: float, *, labels: int = 3, version: str = "test-model@1") -> dict[str, Any]:
+    """A prediction whose top label has probability `top` (least confidence = 1 - top)."""
+    rest = (1.0 - top) / (labels - 1)
+    top_k = [{"label_id": "n0", "name": "label zero", "probability": top}]
+    top_k += [
+        {"label_id": f"n{i}", "name": f"label {i}", "probability": rest} for i in range(1, labels)
+    ]
+    return {
+        "model_version": version,
+        "model_sha256": "0" * 64,
+        "top_k": top_k,
+        "uncertainty": {
+            "least_confidence": 1.0 - top,
+            "margin": 1.0 - (top - rest),
+            "entropy": 0.5,
+        },
+    }
+
+
+async def add_open_photos(
+    db: Database,
+    tops: list[float],
+    *,
+    policy: Policy = POLICY,
+    answers_per_photo: int = 3,
+) -> list[str]:
+    """Photos pre-labelled with the given top probabilities, opened for the survey."""
+    ids = []
+    for top in tops:
+        photo_id = uuid.uuid4().hex[:24]
+        await db.photos.insert_one({"_id": photo_id, "status": "new"})
+        await open_photo(
+            db,
+            photo_id,
+            prediction(top),
+            policy=policy,
+            answers_per_photo=answers_per_photo,
+            rng=random.Random(photo_id),
+            now=datetime.now(UTC),
+        )
+        ids.append(photo_id)
+    return ids
+
+
+async def token_for(db: Database, name: str | None = None, *, role: Role = "contributor") -> str:
+    _, token = await add_contributor(db, name or f"c-{uuid.uuid4().hex[:8]}", role=role)
+    return token
+
+
+NEXT_TASKS = """
+mutation Next($count: Int!) {
+  nextTasks(count: $count) {
+    leaseId expiresAt photoId photoUrl
+    question { kind prompt labels { id name } }
+    reason { policy score modelVersion }
+  }
+}
+"""
+
+SUBMIT = """
+mutation Submit($input: SubmitAnswerInput!) {
+  submitAnswer(input: $input) {
+    __typename
+    ... on AnswerAccepted { answerId photoId answersStillNeeded }
+    ... on LeaseExpired { leaseId message }
+    ... on LeaseNotFound { leaseId message }
+    ... on AlreadyAnswered { photoId message }
+    ... on IdempotencyKeyReused { idempotencyKey message }
+    ... on InvalidAnswer { reason }
+  }
+}
+"""
+
+
+async def graphql(
+    http: httpx.AsyncClient, query: str, token: str | None = None, **variables: Any
+) -> dict[str, Any]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    response = await http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def answer_for(task: dict[str, Any], *, choice: int = 0) -> dict[str, Any]:
+    """A valid answer to the task's question."""
+    question = task["question"]
+    if question["kind"] == "VERIFY":
+        return {"verify": "YES"}
+    if question["kind"] == "CHOOSE":
+        return {"choose": {"labelId": question["labels"][choice]["id"]}}
+    return {"describe": {"tags": ["something"]}}

@@ -1,0 +1,129 @@
+"""Bad input to the survey operations: each gets a clear, typed refusal and stores nothing."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api.database import Database
+from tests.api.survey.builders import (
+    NEXT_TASKS,
+    SUBMIT,
+    add_open_photos,
+    answer_for,
+    graphql,
+    token_for,
+)
+
+
+def _error_code(body: dict[str, Any]) -> str:
+    code: str = body["errors"][0]["extensions"]["code"]
+    return code
+
+
+@pytest.mark.parametrize(
+    "query", [NEXT_TASKS, "{ me { name } }", "{ stats { photos } }"], ids=["next", "me", "stats"]
+)
+async def test_a_missing_token_is_unauthenticated(
+    http: httpx.AsyncClient, db: Database, query: str
+) -> None:
+    body = await graphql(http, query, count=1) if "$count" in query else await graphql(http, query)
+    assert _error_code(body) == "UNAUTHENTICATED"
+    assert "Bearer" in body["errors"][0]["message"]
+
+
+async def test_an_unknown_token_is_unauthenticated(http: httpx.AsyncClient, db: Database) -> None:
+    body = await graphql(http, "{ me { name } }", "ps_not-a-real-token")
+    assert _error_code(body) == "UNAUTHENTICATED"
+    assert "matches no contributor" in body["errors"][0]["message"]
+
+
+async def test_a_malformed_authorization_header_is_unauthenticated(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    response = await http.post(
+        "/graphql", json={"query": "{ me { name } }"}, headers={"Authorization": "Basic abc"}
+    )
+    assert _error_code(response.json()) == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("count", [0, -1, 21, 1000])
+async def test_count_out_of_range_is_bad_input(
+    http: httpx.AsyncClient, db: Database, count: int
+) -> None:
+    body = await graphql(http, NEXT_TASKS, await token_for(db), count=count)
+    assert _error_code(body) == "BAD_USER_INPUT"
+    assert "count must be 1-20" in body["errors"][0]["message"]
+
+
+async def _leased_task(
+    http: httpx.AsyncClient, db: Database, top: float
+) -> tuple[str, dict[str, Any]]:
+    await add_open_photos(db, [top])
+    token = await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    return token, task
+
+
+@pytest.mark.parametrize(
+    ("top", "answer", "reason"),
+    [
+        (0.9, {"choose": {"labelId": "n0"}}, "the question is VERIFY; the answer is CHOOSE"),
+        (0.3, {"verify": "YES"}, "the question is CHOOSE; the answer is VERIFY"),
+        (0.3, {"choose": {"labelId": "n999"}}, "'n999' is not a candidate"),
+        (0.05, {"describe": {"tags": ["  ", ""]}}, "at least one non-empty tag"),
+        (0.05, {"describe": {"tags": ["x" * 65]}}, "at most 64 characters"),
+        (0.05, {"describe": {"tags": [f"t{i}" for i in range(21)]}}, "at most 20 are accepted"),
+    ],
+)
+async def test_an_answer_that_does_not_fit_is_invalid(
+    http: httpx.AsyncClient, db: Database, top: float, answer: dict[str, Any], reason: str
+) -> None:
+    token, task = await _leased_task(http, db, top)
+    payload = {"leaseId": task["leaseId"], "answer": answer, "idempotencyKey": "k"}
+    result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    assert result["__typename"] == "InvalidAnswer"
+    assert reason in result["reason"]
+    assert await db.answers.count_documents({}) == 0
+
+
+async def test_two_answer_kinds_at_once_are_refused_by_one_of(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    token, task = await _leased_task(http, db, 0.9)
+    answer = {"verify": "YES", "describe": {"tags": ["dog"]}}
+    payload = {"leaseId": task["leaseId"], "answer": answer, "idempotencyKey": "k"}
+    body = await graphql(http, SUBMIT, token, input=payload)
+    assert "exactly one key" in body["errors"][0]["message"]
+    assert await db.answers.count_documents({}) == 0
+
+
+async def test_another_contributors_lease_is_not_found(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    _, task = await _leased_task(http, db, 0.9)
+    intruder = await token_for(db)
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
+    result = (await graphql(http, SUBMIT, intruder, input=payload))["data"]["submitAnswer"]
+    assert result["__typename"] == "LeaseNotFound"
+
+
+async def test_an_expired_lease_stores_nothing(http: httpx.AsyncClient, db: Database) -> None:
+    token, task = await _leased_task(http, db, 0.9)
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await db.leases.update_one({"_id": task["leaseId"]}, {"$set": {"expires_at": past}})
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
+    result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    assert result["__typename"] == "LeaseExpired"
+    assert await db.answers.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("key", ["", "k" * 129])
+async def test_a_bad_idempotency_key_is_bad_input(
+    http: httpx.AsyncClient, db: Database, key: str
+) -> None:
+    token, task = await _leased_task(http, db, 0.9)
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": key}
+    body = await graphql(http, SUBMIT, token, input=payload)
+    assert _error_code(body) == "BAD_USER_INPUT"

@@ -1,0 +1,83 @@
+"""Many contributors at once through two app instances on one database."""
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
+from api.database import Database
+from api.settings import Settings
+from tests.api.survey.builders import (
+    NEXT_TASKS,
+    SUBMIT,
+    add_open_photos,
+    answer_for,
+    graphql,
+    token_for,
+)
+
+CONTRIBUTORS = 20
+CALLS = 50
+
+
+@asynccontextmanager
+async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
+    ):
+        yield c
+
+
+async def _session(
+    client: httpx.AsyncClient, token: str, served: list[tuple[str, str]], results: Counter[str]
+) -> None:
+    tasks = (await graphql(client, NEXT_TASKS, token, count=3))["data"]["nextTasks"]
+    served += [(token, task["photoId"]) for task in tasks]
+    for task in tasks:
+        payload: dict[str, Any] = {
+            "leaseId": task["leaseId"],
+            "answer": answer_for(task),
+            "idempotencyKey": task["leaseId"],
+        }
+        body = await graphql(client, SUBMIT, token, input=payload)
+        results[body["data"]["submitAnswer"]["__typename"]] += 1
+
+
+async def test_concurrent_contributors_on_two_instances(settings: Settings, db: Database) -> None:
+    photo_ids = await add_open_photos(db, [random.Random(i).random() for i in range(30)])
+    tokens = [await token_for(db) for _ in range(CONTRIBUTORS)]
+    served: list[tuple[str, str]] = []
+    results: Counter[str] = Counter()
+    async with _client(settings) as first, _client(settings) as second:
+        clients = [first, second]
+        await asyncio.gather(
+            *(
+                _session(clients[i % 2], tokens[i % CONTRIBUTORS], served, results)
+                for i in range(CALLS)
+            )
+        )
+
+    assert served, "nothing was served"
+    assert len(served) == len(set(served)), "a contributor was served a photo twice"
+    assert set(results) == {"AnswerAccepted"}
+    answers = await db.answers.find({}, {"photo_id": 1, "contributor_id": 1}).to_list()
+    assert len(answers) == results["AnswerAccepted"] == len(served)
+    pairs = [(a["photo_id"], a["contributor_id"]) for a in answers]
+    assert len(pairs) == len(set(pairs)), "duplicate answer"
+    per_photo = Counter(a["photo_id"] for a in answers)
+    assert max(per_photo.values()) <= 3, "a photo got more answers than it needs"
+    for photo in await db.photos.find({"_id": {"$in": photo_ids}}).to_list():
+        assert photo["answer_count"] == per_photo.get(photo["_id"], 0)
+        assert photo["answer_count"] + len(photo["holds"]) <= 3, "leased beyond its need"
+    counts = await db.queue.find_one({"_id": "buckets"})
+    assert counts is not None
+    available = await db.photos.count_documents({"bucket": {"$ne": None}})
+    assert sum(counts["counts"].values()) == available, "bucket counts drifted"

@@ -1,0 +1,147 @@
+"""Tasks and answers through GraphQL over HTTP, on the real database."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from api.database import Database
+from api.survey.tasks import reap_expired_holds
+from tests.api.survey.builders import (
+    NEXT_TASKS,
+    SUBMIT,
+    add_open_photos,
+    answer_for,
+    graphql,
+    token_for,
+)
+
+
+async def test_most_uncertain_photos_are_served_first(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    tops = [0.95, 0.3, 0.6, 0.12, 0.8, 0.45]
+    ids = await add_open_photos(db, tops)
+    token = await token_for(db)
+    body = await graphql(http, NEXT_TASKS, token, count=3)
+    served = [task["photoId"] for task in body["data"]["nextTasks"]]
+    by_uncertainty = [pid for _, pid in sorted(zip(tops, ids, strict=True))]
+    assert served == by_uncertainty[:3]
+    reasons = body["data"]["nextTasks"]
+    assert all(r["reason"]["policy"] == "uncertainty:least_confidence" for r in reasons)
+    assert [r["reason"]["score"] for r in reasons] == pytest.approx([0.88, 0.7, 0.55])
+
+
+async def test_question_kind_follows_the_model_confidence(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.9, 0.3, 0.05])
+    token = await token_for(db)
+    tasks = (await graphql(http, NEXT_TASKS, token, count=3))["data"]["nextTasks"]
+    kinds = {task["question"]["kind"] for task in tasks}
+    assert kinds == {"VERIFY", "CHOOSE", "DESCRIBE"}
+    verify = next(t for t in tasks if t["question"]["kind"] == "VERIFY")
+    assert verify["question"]["prompt"] == "Does this photo show label zero?"
+    assert verify["question"]["labels"] == [{"id": "n0", "name": "label zero"}]
+
+
+async def test_answer_is_accepted_once_and_replays_by_key(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    token = await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k-1"}
+    first = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    again = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    assert first["__typename"] == "AnswerAccepted"
+    assert first["answersStillNeeded"] == 2
+    assert again == first
+    assert await db.answers.count_documents({"photo_id": photo_id}) == 1
+
+    other = payload | {"answer": answer_for(task, choice=1)}
+    reused = (await graphql(http, SUBMIT, token, input=other))["data"]["submitAnswer"]
+    assert reused["__typename"] == "IdempotencyKeyReused"
+    fresh_key = payload | {"idempotencyKey": "k-2"}
+    twice = (await graphql(http, SUBMIT, token, input=fresh_key))["data"]["submitAnswer"]
+    assert twice["__typename"] == "AlreadyAnswered"
+    assert await db.answers.count_documents({"photo_id": photo_id}) == 1
+
+
+async def test_a_contributor_never_gets_a_photo_twice(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3, 0.4])
+    token = await token_for(db)
+    seen: list[str] = []
+    for _ in range(3):
+        tasks = (await graphql(http, NEXT_TASKS, token, count=5))["data"]["nextTasks"]
+        for task in tasks:
+            seen.append(task["photoId"])
+            payload = {"leaseId": task["leaseId"], "answer": answer_for(task),
+                       "idempotencyKey": task["leaseId"]}  # fmt: skip
+            await graphql(http, SUBMIT, token, input=payload)
+    assert len(seen) == 2
+    assert len(set(seen)) == 2
+
+
+async def test_a_photo_is_not_leased_beyond_the_answers_it_needs(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    leased = []
+    for _ in range(5):
+        token = await token_for(db)
+        leased += (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    assert len(leased) == 3
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert len(photo["holds"]) == 3
+    assert photo["bucket"] is None
+
+
+async def test_released_and_expired_leases_return_to_the_pool(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3], answers_per_photo=1)
+    first, second = await token_for(db), await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, first, count=1))["data"]["nextTasks"]
+    assert (await graphql(http, NEXT_TASKS, second, count=1))["data"]["nextTasks"] == []
+
+    release = "mutation($id: ID!) { releaseTask(leaseId: $id) { __typename } }"
+    released = await graphql(http, release, first, id=task["leaseId"])
+    assert released["data"]["releaseTask"]["__typename"] == "TaskReleased"
+    (again,) = (await graphql(http, NEXT_TASKS, second, count=1))["data"]["nextTasks"]
+
+    # Let the second lease expire, as if its holder walked away.
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await db.photos.update_one({}, {"$set": {"holds.0.expires_at": past}})
+    await db.leases.update_one({"_id": again["leaseId"]}, {"$set": {"expires_at": past}})
+    payload = {"leaseId": again["leaseId"], "answer": answer_for(again), "idempotencyKey": "late"}
+    late = (await graphql(http, SUBMIT, second, input=payload))["data"]["submitAnswer"]
+    assert late["__typename"] == "LeaseExpired"
+    # The reaper (every few seconds in the service) puts the slot back.
+    assert await reap_expired_holds(db, now=datetime.now(UTC)) == 1
+    (third,) = (await graphql(http, NEXT_TASKS, first, count=1))["data"]["nextTasks"]
+    assert third["photoId"] == task["photoId"]
+
+
+async def test_completed_photos_leave_the_queue(http: httpx.AsyncClient, db: Database) -> None:
+    await add_open_photos(db, [0.3, 0.5])
+    for _ in range(3):
+        token = await token_for(db)
+        for task in (await graphql(http, NEXT_TASKS, token, count=5))["data"]["nextTasks"]:
+            payload = {"leaseId": task["leaseId"], "answer": answer_for(task),
+                       "idempotencyKey": task["leaseId"]}  # fmt: skip
+            result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+            assert result["__typename"] == "AnswerAccepted"
+    stats = await graphql(
+        http,
+        "{ stats { photos prelabelled completed answers contributors queueDepth } }",
+        await token_for(db),
+    )
+    assert stats["data"]["stats"] == {
+        # 4 made here and the 2 demo accounts of a dev-mode app.
+        "photos": 2, "prelabelled": 2, "completed": 2, "answers": 6, "contributors": 6,
+        "queueDepth": 0,
+    }  # fmt: skip

@@ -1,0 +1,108 @@
+"""The selection policy, as plain functions."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from api.survey.selection import (
+    BUCKETS_PER_UNIT,
+    Policy,
+    answers_still_needed,
+    auto_accepts,
+    bucket_of,
+    exploration_buckets,
+    exploration_draws,
+    priority,
+    score,
+    top_buckets,
+)
+
+UNCERTAINTY = {"least_confidence": 0.7, "margin": 0.9, "entropy": 0.4}
+
+
+def _policy(**changes: object) -> Policy:
+    base: dict[str, object] = {
+        "kind": "uncertainty",
+        "measure": "least_confidence",
+        "exploration": 0.0,
+        "auto_accept": None,
+    }
+    return Policy(**(base | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("measure", ["least_confidence", "margin", "entropy"])
+def test_uncertainty_policy_scores_by_its_measure(measure: str) -> None:
+    assert (
+        score(_policy(measure=measure), uncertainty=UNCERTAINTY, draw=0.1) == UNCERTAINTY[measure]
+    )
+
+
+def test_random_policy_scores_by_the_photos_draw() -> None:
+    assert score(_policy(kind="random"), uncertainty=UNCERTAINTY, draw=0.123) == 0.123
+    assert _policy(kind="random").name == "random"
+    assert _policy(measure="margin").name == "uncertainty:margin"
+
+
+def test_scores_stay_below_one() -> None:
+    assert score(_policy(), uncertainty={"least_confidence": 1.0}, draw=0) < 1.0
+    assert score(_policy(), uncertainty={"least_confidence": -0.5}, draw=0) == 0.0
+
+
+def test_started_photos_come_before_any_unstarted_one() -> None:
+    unstarted_most_uncertain = priority(score=0.99, answers=0, still_needed=3)
+    started_least_uncertain = priority(score=0.0, answers=1, still_needed=2)
+    assert started_least_uncertain > unstarted_most_uncertain
+
+
+def test_nearest_to_done_comes_first_among_started_photos() -> None:
+    one_left = priority(score=0.1, answers=2, still_needed=1)
+    two_left = priority(score=0.9, answers=1, still_needed=2)
+    assert one_left > two_left
+
+
+def test_score_breaks_ties_between_equally_started_photos() -> None:
+    assert priority(score=0.8, answers=1, still_needed=2) > priority(
+        score=0.2, answers=1, still_needed=2
+    )
+
+
+def test_buckets_preserve_the_order_of_priorities() -> None:
+    priorities = [0.0, 0.0021, 0.5, 0.999, 1.0, 1.5, 1.9999999]
+    buckets = [bucket_of(p) for p in priorities]
+    assert buckets == sorted(buckets)
+    assert buckets[0] == 0
+    assert buckets[-1] == 2 * BUCKETS_PER_UNIT - 1
+
+
+def test_top_buckets_reads_only_as_many_as_needed() -> None:
+    counts = {900: 2, 800: 0, 700: 5, 10: 100}
+    assert top_buckets(counts, want=1) == [900]
+    assert top_buckets(counts, want=3) == [900, 700]
+    assert top_buckets(counts, want=3, skip=1) == [700]
+    assert top_buckets(counts, want=1000) == [900, 700, 10]
+    assert top_buckets({}, want=5) == []
+
+
+def test_exploration_draws_follow_epsilon() -> None:
+    rng = random.Random(1)
+    draws = sum(exploration_draws(_policy(exploration=0.2), count=5, rng=rng) for _ in range(2000))
+    assert 0.18 < draws / 10_000 < 0.22
+    assert exploration_draws(_policy(exploration=0.0), count=5, rng=rng) == 0
+    assert exploration_draws(_policy(exploration=1.0), count=5, rng=rng) == 5
+
+
+def test_exploration_picks_buckets_in_proportion_to_their_size() -> None:
+    picks = Counter(exploration_buckets({1: 90, 2: 10, 3: 0}, draws=5000, rng=random.Random(2)))
+    assert picks[3] == 0
+    assert 0.87 < picks[1] / 5000 < 0.93
+
+
+def test_auto_accept_needs_a_threshold_and_a_confident_model() -> None:
+    assert not auto_accepts(_policy(), top_probability=0.999)
+    assert auto_accepts(_policy(auto_accept=0.95), top_probability=0.95)
+    assert not auto_accepts(_policy(auto_accept=0.95), top_probability=0.94)
+
+
+def test_answers_still_needed_counts_down_to_zero() -> None:
+    assert [answers_still_needed(n, answers_per_photo=3) for n in range(5)] == [3, 2, 1, 0, 0]
