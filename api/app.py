@@ -38,6 +38,7 @@ from api.schema import schema
 from api.settings import Settings
 from api.survey import store as survey_store
 from api.survey.background import run_lease_reaper
+from api.survey.loaders import SurveyLoaders
 from api.survey.selection import Policy
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             policy=self.runtime.policy,
             photo_url=self.runtime.photo_url,
             rng=self.runtime.rng,
+            loaders=SurveyLoaders.for_request(self.runtime.db),
         )
 
 

@@ -14,6 +14,7 @@ from api.photos import records
 from api.photos.images import SMALL_SIDE
 from api.photos.records import PhotoRecord
 from api.photos.signing import signed_photo_url
+from api.survey.types import Prediction
 
 
 @strawberry.enum(description="Which stored version of a photo.")
@@ -70,6 +71,15 @@ class Photo:
     )
     def url(self, info: Info[Context, None], size: PhotoSize = PhotoSize.SMALL) -> str:
         return signed_photo_url(str(self.id), settings=info.context.settings, size=SIZES[size])
+
+    @strawberry.field(description="Answers stored for this photo so far.")
+    async def answer_count(self, info: Info[Context, None]) -> int:
+        return await info.context.loaders.answer_counts.load(str(self.id))
+
+    @strawberry.field(description="The model's predictions for this photo, one per model version.")
+    async def predictions(self, info: Info[Context, None]) -> list[Prediction]:
+        docs = await info.context.loaders.predictions.load(str(self.id))
+        return [Prediction.from_document(doc) for doc in docs]
 
     @classmethod
     def from_record(cls, record: PhotoRecord) -> Photo:

@@ -270,6 +270,11 @@ async def save_prediction(db: Database, prediction: Document) -> None:
         await db.predictions.insert_one(prediction)
 
 
+async def answer_counts(db: Database, photo_ids: Sequence[str]) -> dict[str, int]:
+    cursor = db.photos.find({"_id": {"$in": list(photo_ids)}}, {"answer_count": 1})
+    return {doc["_id"]: doc.get("answer_count", 0) async for doc in cursor}
+
+
 async def predictions_for(db: Database, photo_ids: Sequence[str]) -> list[Document]:
     cursor = db.predictions.find({"photo_id": {"$in": list(photo_ids)}})
     return await cursor.to_list()

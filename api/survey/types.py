@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -211,3 +211,41 @@ def submit_result(outcome: answering.Outcome) -> SubmitAnswerResult:
             )
         case answering.Invalid(reason):
             return InvalidAnswer(reason=reason)
+
+
+@strawberry.type(description="A label and the model's probability for it.")
+class LabelScore:
+    label: Label = strawberry.field(description="The label.")
+    probability: float = strawberry.field(description="Calibrated probability in [0, 1].")
+
+
+@strawberry.type(
+    description="How unsure the model is; each measure in [0, 1], higher is less sure."
+)
+class Uncertainty:
+    least_confidence: float = strawberry.field(description="1 - top probability.")
+    margin: float = strawberry.field(description="1 - (top - second probability).")
+    entropy: float = strawberry.field(description="Entropy of the probabilities, normalised.")
+
+
+@strawberry.type(description="One model version's prediction for a photo.")
+class Prediction:
+    model_version: str = strawberry.field(description="The model file that made it.")
+    top_k: list[LabelScore] = strawberry.field(description="Most probable labels, best first.")
+    uncertainty: Uncertainty = strawberry.field(description="How unsure the model is.")
+    created_at: datetime = strawberry.field(description="When it was made (UTC).")
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Prediction:
+        return cls(
+            model_version=doc["model_version"],
+            top_k=[
+                LabelScore(
+                    label=Label(id=strawberry.ID(s["label_id"]), name=s["name"]),
+                    probability=s["probability"],
+                )
+                for s in doc["top_k"]
+            ],
+            uncertainty=Uncertainty(**doc["uncertainty"]),
+            created_at=doc["created_at"],
+        )

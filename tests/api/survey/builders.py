@@ -11,6 +11,8 @@ import httpx
 
 from api.auth.store import Role, add_contributor
 from api.database import Database
+from api.photos.records import PhotoRecord
+from api.photos.store import insert_photo
 from api.survey.opening import open_photo
 from api.survey.selection import Policy
 
@@ -47,7 +49,7 @@ async def add_open_photos(
     ids = []
     for top in tops:
         photo_id = uuid.uuid4().hex[:24]
-        await db.photos.insert_one({"_id": photo_id, "status": "new"})
+        await insert_photo(db, _record(photo_id))
         await open_photo(
             db,
             photo_id,
@@ -59,6 +61,16 @@ async def add_open_photos(
         )
         ids.append(photo_id)
     return ids
+
+
+def _record(photo_id: str) -> PhotoRecord:
+    """A stored photo's record, as `photosurvey import` would write it (without the files)."""
+    return PhotoRecord(
+        id=photo_id, sha256=photo_id + "0" * 40, filename=f"{photo_id}.jpg", source="import",
+        added_by=None, content_type="image/jpeg", size_bytes=1000, width=640, height=480,
+        original_file_id=None, small_file_id=None, small_width=512, small_height=384,
+        created_at=datetime.now(UTC), status="new",
+    )  # fmt: skip
 
 
 async def token_for(db: Database, name: str | None = None, *, role: Role = "contributor") -> str:

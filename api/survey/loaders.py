@@ -1,0 +1,36 @@
+"""Per-request DataLoaders: fields of many photos in one query each, never one per photo."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from strawberry.dataloader import DataLoader
+
+from api.database import Database, Document
+from api.survey import store
+
+
+@dataclass(frozen=True)
+class SurveyLoaders:
+    predictions: DataLoader[str, list[Document]]
+    """A photo's stored predictions, one per model version."""
+    answer_counts: DataLoader[str, int]
+
+    @classmethod
+    def for_request(cls, db: Database) -> SurveyLoaders:
+        async def predictions(photo_ids: Sequence[str]) -> list[list[Document]]:
+            found: defaultdict[str, list[Document]] = defaultdict(list)
+            for doc in await store.predictions_for(db, photo_ids):
+                found[doc["photo_id"]].append(doc)
+            return [found[photo_id] for photo_id in photo_ids]
+
+        async def answer_counts(photo_ids: Sequence[str]) -> list[int]:
+            counts = await store.answer_counts(db, photo_ids)
+            return [counts.get(photo_id, 0) for photo_id in photo_ids]
+
+        return cls(
+            predictions=DataLoader(load_fn=predictions),
+            answer_counts=DataLoader(load_fn=answer_counts),
+        )

@@ -1,0 +1,57 @@
+"""Survey fields on photos, loaded in one query per field for a whole page (DataLoaders)."""
+
+import httpx
+
+from api.database import Database
+from tests.api.survey.builders import (
+    NEXT_TASKS,
+    SUBMIT,
+    add_open_photos,
+    answer_for,
+    graphql,
+    token_for,
+)
+
+BARE_PAGE = "{ photos(first: 10) { edges { node { id } } } }"
+PAGE = """
+{ photos(first: 10) { edges { node {
+    id answerCount
+    predictions {
+        modelVersion topK { label { id name } probability } uncertainty { leastConfidence }
+    }
+} } } }
+"""
+
+
+async def _finds(db: Database) -> int:
+    status = await db.command("serverStatus")
+    return int(status["opcounters"]["query"])
+
+
+async def test_photos_carry_predictions_and_answer_counts(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    ids = await add_open_photos(db, [0.3, 0.6, 0.9, 0.2])
+    token = await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
+    await graphql(http, SUBMIT, token, input=payload)
+
+    before = await _finds(db)
+    await graphql(http, BARE_PAGE, token)
+    bare = await _finds(db) - before
+    before = await _finds(db)
+    body = await graphql(http, PAGE, token)
+    finds = await _finds(db) - before
+
+    nodes = {edge["node"]["id"]: edge["node"] for edge in body["data"]["photos"]["edges"]}
+    assert set(nodes) == set(ids)
+    assert nodes[task["photoId"]]["answerCount"] == 1
+    assert sum(node["answerCount"] for node in nodes.values()) == 1
+    for node in nodes.values():
+        (prediction,) = node["predictions"]
+        assert prediction["modelVersion"] == "test-model@1"
+        assert prediction["topK"][0]["label"] == {"id": "n0", "name": "label zero"}
+    # One query per loaded field for the whole page (2), not one per photo and field (8);
+    # the lease reaper may run one of its own meanwhile.
+    assert 2 <= finds - bare <= 3, f"{finds - bare} more queries for {len(nodes)} photos"
