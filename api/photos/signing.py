@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from api.photos.records import PhotoSize
-from api.settings import MIN_SECRET_KEY_LENGTH, PREFIX, Settings
+from api.settings import MIN_SECRET_KEY_LENGTH, PREFIX, Settings, SettingsError
 
 KEY_FILE = "secret_key"
 
@@ -38,7 +38,7 @@ def load_secret_key(settings: Settings) -> bytes:
     if settings.secret_key is not None:
         return settings.secret_key.encode()
     if not settings.is_dev:
-        raise RuntimeError(f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production")
+        raise SettingsError(f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production")
     return _dev_key(settings.data_dir / KEY_FILE)
 
 

@@ -38,9 +38,12 @@ def test_production_uses_the_configured_key(tmp_path: Path) -> None:
     assert not (tmp_path / "secret_key").exists()
 
 
-def test_production_without_a_key_does_not_start() -> None:
+def test_production_without_a_key_signs_nothing() -> None:
+    settings = Settings.from_environ({})
     with pytest.raises(SettingsError, match="SECRET_KEY is required"):
-        Settings.from_environ({})
+        settings.check_can_serve()
+    with pytest.raises(SettingsError, match="SECRET_KEY is required"):
+        load_secret_key(settings)
 
 
 def test_a_signature_binds_photo_size_and_expiry() -> None:
