@@ -37,8 +37,10 @@ from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import schema
 from api.settings import Settings
 from api.survey import store as survey_store
+from api.survey.aggregating import ConsensusConfig
 from api.survey.background import run_lease_reaper
 from api.survey.loaders import SurveyLoaders
+from api.survey.reestimation import run_reestimation
 from api.survey.selection import Policy
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class Runtime:
 
     settings: Settings
     policy: Policy
+    consensus: ConsensusConfig
     rng: random.Random = field(default_factory=random.Random)
     _db: Database | None = field(default=None, repr=False)
 
@@ -90,6 +93,7 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             settings=self.runtime.settings,
             db=self.runtime.db,
             policy=self.runtime.policy,
+            consensus=self.runtime.consensus,
             photo_url=self.runtime.photo_url,
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
@@ -99,8 +103,13 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the service; with no `settings`, read them from the environment."""
     settings = Settings.from_environ() if settings is None else settings
+    settings.check_can_serve()
     configure_logging(settings.log_level)
-    runtime = Runtime(settings, policy=Policy.from_settings(settings))
+    runtime = Runtime(
+        settings,
+        policy=Policy.from_settings(settings),
+        consensus=ConsensusConfig.from_settings(settings),
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -144,6 +153,7 @@ async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
             if message is not None:
                 print(message, flush=True)
         await stack.enter_async_context(run_lease_reaper(runtime.db))
+        await stack.enter_async_context(run_reestimation(runtime.db, runtime.consensus))
         if settings.prelabel_worker:
             await stack.enter_async_context(run_prelabel_worker(_prelabeller(runtime)))
         logger.info("service started", extra={"env": settings.env, "db": settings.db_name})
@@ -157,6 +167,6 @@ def _prelabeller(runtime: Runtime) -> Prelabeller:
         db=runtime.db,
         labeller=load_labeller(settings),
         policy=runtime.policy,
-        answers_per_photo=settings.answers_per_photo,
+        config=runtime.consensus,
         batch=settings.prelabel_batch,
     )

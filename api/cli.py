@@ -7,6 +7,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -14,12 +15,15 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from api.auth.store import add_contributor
 from api.connection import open_database
+from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
 from api.photos.importer import run_import
 from api.prelabel.command import run_prelabel
 from api.prelabel.labeller import load_labeller
 from api.schema import schema
 from api.settings import Settings, SettingsError
+from api.survey import gold
+from api.survey import store as survey_store
 from inference import InferenceError
 
 _CONTRIBUTOR_NAME = re.compile(r"[\w.@+-]{1,64}")
@@ -67,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     prelabel.set_defaults(run=lambda args: run_prelabel(Settings.from_environ()))
 
+    gold = commands.add_parser(
+        "gold", help="make a pre-labelled photo a gold photo with its known label"
+    )
+    gold.add_argument("photo_id", help="the photo's id")
+    gold.add_argument("label_id", help="its true label's id, e.g. n02099601")
+    gold.set_defaults(run=_mark_gold)
+
     contributors = commands.add_parser("contributors", help="manage contributors")
     contributor_commands = contributors.add_subparsers(required=True, metavar="ACTION")
     add = contributor_commands.add_parser("add", help="add a contributor and print its token")
@@ -86,6 +97,7 @@ def _contributor_name(value: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()  # fail before uvicorn starts, naming the variable
+    settings.check_can_serve()
     if settings.prelabel_worker:
         load_labeller(settings)  # likewise a missing or bad model file (InferenceError)
     uvicorn.run(
@@ -127,4 +139,24 @@ def _add_contributor(args: argparse.Namespace) -> int:
         print(f"photosurvey: a contributor named {args.name!r} exists already", file=sys.stderr)
         return 1
     print(f"Token for {args.name} (shown once; keep it secret):\n{token}")
+    return 0
+
+
+def _mark_gold(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+
+    async def mark() -> bool:
+        async with open_database(settings) as db:
+            await ensure_indexes(db, survey_store.INDEXES)
+            photo = await gold.mark_gold(db, args.photo_id, args.label_id, now=datetime.now(UTC))
+            return photo is not None
+
+    if not asyncio.run(mark()):
+        print(
+            f"photosurvey gold: no pre-labelled photo {args.photo_id!r}; import it and run "
+            "photosurvey prelabel first",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"photo {args.photo_id} is gold, labelled {args.label_id}")
     return 0

@@ -15,6 +15,7 @@ from api.auth.tokens import token_from_header
 from api.database import Database
 from api.errors import Forbidden, Unauthenticated
 from api.settings import Settings
+from api.survey.aggregating import ConsensusConfig
 from api.survey.loaders import SurveyLoaders
 from api.survey.selection import Policy
 
@@ -28,6 +29,7 @@ class Context:
     settings: Settings
     db: Database
     policy: Policy
+    consensus: ConsensusConfig
     photo_url: Callable[[str], str]
     """A signed, expiring URL of a photo's small copy, by photo id."""
     rng: random.Random

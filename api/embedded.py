@@ -98,7 +98,9 @@ class EmbeddedDatabase:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise self._failure(f"exited with code {self.process.returncode}")
-            if _answers_ping(self.uri):
+            # Poll the port cheaply; one driver client pings once it listens (clients made
+            # and closed in a loop leave their monitors' sockets behind).
+            if _listens(self.port) and _answers_ping(self.uri):
                 logger.info("embedded database ready", extra={"port": self.port})
                 return
             time.sleep(0.1)
@@ -138,9 +140,17 @@ def _free_port() -> int:
         return port
 
 
+def _listens(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.25):
+            return True
+    except OSError:
+        return False
+
+
 def _answers_ping(uri: str) -> bool:
     client: MongoClient[dict[str, object]] = MongoClient(
-        uri, serverSelectionTimeoutMS=250, connectTimeoutMS=250
+        uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=2000
     )
     try:
         client.admin.command("ping")

@@ -50,7 +50,14 @@ class Settings:
     """Share of tasks chosen at random (epsilon), whatever the policy."""
     auto_accept: float | None = None
     """Model confidence at or above which a photo is labelled by the model; None: off."""
-    answers_per_photo: int = 3
+    consensus_target: float = 0.95
+    """Consensus confidence at which a photo retires."""
+    answer_cap: int = 7
+    """Answers after which a photo retires whatever its consensus."""
+    gold_rate: float = 0.1
+    """Share of tasks that are gold photos (doubled while a contributor is new)."""
+    reliability_floor: float = 0.2
+    """Contributors whose reliability is below it weigh nothing until reviewed."""
     lease_seconds: int = 600
     max_upload_bytes: int = 25 * 1024 * 1024
     photo_url_seconds: int = 3600
@@ -73,14 +80,17 @@ class Settings:
             raw = env.get(name)
             if raw is not None:
                 values[field.name] = _PARSERS[field.name](name, raw)
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.env == "production" and settings.secret_key is None:
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check_can_serve(self) -> None:
+        """What serving needs beyond valid values: in production, a key to sign photo URLs
+        (the command-line tools sign nothing and run without one)."""
+        if self.env == "production" and self.secret_key is None:
             raise SettingsError(
                 f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production; give at least "
                 f"{MIN_SECRET_KEY_LENGTH} random characters (e.g. python -c "
                 "'import secrets; print(secrets.token_urlsafe(32))')"
             )
-        return settings
 
 
 def _text(name: str, raw: str) -> str:
@@ -191,7 +201,10 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "uncertainty_measure": _choice(get_args(UncertaintyMeasure)),
     "exploration": _fraction,
     "auto_accept": _optional_fraction,
-    "answers_per_photo": _int_between(1, 50),
+    "consensus_target": _fraction,
+    "answer_cap": _int_between(1, 50),
+    "gold_rate": _fraction,
+    "reliability_floor": _fraction,
     "lease_seconds": _int_between(10, 86400),
     "max_upload_bytes": _int_between(1024, 1024**3),
     "photo_url_seconds": _int_between(10, 7 * 86400),

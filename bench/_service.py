@@ -107,7 +107,7 @@ def pool_batch(ids: range, *, settings: Settings, rng: random.Random, now: datet
         )
         # open_photo's $inc makes the version 1; a bucket move makes it 2.
         photo: Document = {"_id": photo_id, **fields, "queue_version": 1}
-        bucket = available_bucket(photo, now=now)
+        bucket = available_bucket(photo)
         if bucket is not None:
             photo |= {"bucket": bucket, "queue_version": 2}
             load.buckets[bucket] += 1

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pymongo import ASCENDING, IndexModel
 
+from api import counters
 from api.auth.tokens import hash_token, new_token
 from api.database import CollectionIndexes, Database, Document
 
@@ -56,6 +57,7 @@ async def add_contributor(db: Database, name: str, *, role: Role) -> tuple[Contr
         "created_at": datetime.now(UTC),
     }
     await db.contributors.insert_one(doc)
+    await counters.count(db, contributors=1)
     return Contributor.from_document(doc), token
 
 
@@ -77,7 +79,7 @@ async def issue_token(db: Database, name: str, *, role: Role) -> str:
     """A new token for `name`, creating the contributor if needed (any old token stops
     working). For development accounts that are re-issued at every start."""
     token = new_token()
-    await db.contributors.update_one(
+    issued = await db.contributors.update_one(
         {"name": name},
         {
             "$set": {"token_sha256": hash_token(token), "role": role},
@@ -89,4 +91,6 @@ async def issue_token(db: Database, name: str, *, role: Role) -> str:
         },
         upsert=True,
     )
+    if issued.upserted_id is not None:
+        await counters.count(db, contributors=1)
     return token

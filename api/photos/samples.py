@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 _SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
-HINT = "import your own photos with: photosurvey import PATH... (files or folders)"
+HINT = "Import your own photos with: photosurvey import PATH... (files or folders)"
 
 
 def sample_paths() -> list[Path]:
@@ -44,6 +44,5 @@ async def first_run_samples(db: Database) -> str | None:
     added = sum(isinstance(result, Added) for result in results)
     logger.info("sample photos imported", extra={"photos": added})
     return (
-        f"Imported {added} sample photos (public domain or CC0: api/samples/LICENSES.md).\n"
-        f"To {HINT}"
+        f"Imported {added} sample photos (public domain or CC0: api/samples/LICENSES.md).\n{HINT}"
     )

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from api import counters
 from api.database import CollectionIndexes, Database, Document
 from api.photos.records import PhotoRecord
 
@@ -86,6 +87,7 @@ async def insert_photo(db: Database, record: PhotoRecord) -> bool:
         await db[COLLECTION].insert_one(_to_document(record))
     except DuplicateKeyError:
         return False
+    await counters.count(db, photos=1)
     return True
 
 

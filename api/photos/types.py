@@ -14,7 +14,7 @@ from api.photos import records
 from api.photos.images import SMALL_SIDE
 from api.photos.records import PhotoRecord
 from api.photos.signing import signed_photo_url
-from api.survey.types import Prediction
+from api.survey.types import PhotoConsensus, Prediction
 
 
 @strawberry.enum(description="Which stored version of a photo.")
@@ -74,7 +74,16 @@ class Photo:
 
     @strawberry.field(description="Answers stored for this photo so far.")
     async def answer_count(self, info: Info[Context, None]) -> int:
-        return await info.context.loaders.answer_counts.load(str(self.id))
+        state = await info.context.loaders.survey_states.load(str(self.id))
+        return int(state.get("answer_count", 0))
+
+    @strawberry.field(
+        description="What the answers say (or the model, when it labelled the photo); null "
+        "until the first answer."
+    )
+    async def consensus(self, info: Info[Context, None]) -> PhotoConsensus | None:
+        state = await info.context.loaders.survey_states.load(str(self.id))
+        return PhotoConsensus.from_state(state)
 
     @strawberry.field(description="The model's predictions for this photo, one per model version.")
     async def predictions(self, info: Info[Context, None]) -> list[Prediction]:

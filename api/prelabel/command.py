@@ -13,6 +13,7 @@ from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller
 from api.settings import Settings
 from api.survey import store as survey_store
+from api.survey.aggregating import ConsensusConfig
 from api.survey.selection import Policy
 
 
@@ -34,7 +35,7 @@ async def _prelabel_all(settings: Settings, labeller: Labeller) -> tuple[int, in
             db=db,
             labeller=labeller,
             policy=Policy.from_settings(settings),
-            answers_per_photo=settings.answers_per_photo,
+            config=ConsensusConfig.from_settings(settings),
             batch=settings.prelabel_batch,
         )
         total = await db.photos.count_documents({"status": "new"})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from api.database import BY_ID, Database, Document
-from api.survey.store import BY_STATUS
+from api.database import Database, Document
 
 CLAIM_SECONDS = 120
+# New photos read per batch claimed: some may be claimed by other workers meanwhile.
+_CANDIDATES_PER_CLAIM = 4
 
 
 async def claim_new_photos(
@@ -15,26 +16,29 @@ async def claim_new_photos(
 ) -> list[Document]:
     """Up to `limit` photos still ``new`` and not claimed by a live worker, now claimed by
     `worker` for `CLAIM_SECONDS` (a crashed worker's claims lapse)."""
-    free = {"$or": [{"prelabel_claim": None}, {"prelabel_claim.until": {"$lte": now}}]}
-    cursor = db.photos.find({"status": "new", **free}, {"_id": 1}).hint(BY_STATUS).limit(limit)
+    cursor = db.photos.find({"status": "new"}, {"prelabel_claim": 1})
+    candidates = [doc["_id"] async for doc in cursor.limit(limit * _CANDIDATES_PER_CLAIM)
+                  if _unclaimed(doc, now)]  # fmt: skip
     claim = {"worker": worker, "until": now + timedelta(seconds=CLAIM_SECONDS)}
+    free = {"$or": [{"prelabel_claim": None}, {"prelabel_claim.until": {"$lte": now}}]}
     claimed = []
-    for candidate in await cursor.to_list():
-        photo = await db.photos.find_one_and_update(
-            {"_id": candidate["_id"], "status": "new", **free},
-            {"$set": {"prelabel_claim": claim}},
-            {"small_file_id": 1},
-            hint=BY_ID,
+    for photo_id in candidates[:limit]:
+        taken = await db.photos.update_one(
+            {"_id": photo_id, "status": "new", **free}, {"$set": {"prelabel_claim": claim}}
         )
-        if photo is not None:
-            claimed.append(photo)
+        if taken.modified_count:
+            photo = await db.photos.find_one({"_id": photo_id}, {"small_file_id": 1})
+            if photo is not None:
+                claimed.append(photo)
     return claimed
+
+
+def _unclaimed(doc: Document, now: datetime) -> bool:
+    claim = doc.get("prelabel_claim")
+    return claim is None or claim["until"] <= now
 
 
 async def mark_unreadable(db: Database, photo_id: str, *, reason: str, now: datetime) -> None:
     """The model could not read the photo: keep it out of the survey, with the reason."""
-    await db.photos.update_one(
-        {"_id": photo_id, "status": "new"},
-        {"$set": {"status": "unreadable", "unreadable_reason": reason, "checked_at": now}},
-        hint=BY_ID,
-    )
+    fields = {"status": "unreadable", "unreadable_reason": reason, "checked_at": now}
+    await db.photos.update_one({"_id": photo_id, "status": "new"}, {"$set": fields})

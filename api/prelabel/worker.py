@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from api.database import Database, Document
+from api.periodic import run_periodically
 from api.photos.files import read_file
 from api.prelabel.labeller import Labeller
 from api.prelabel.store import claim_new_photos, mark_unreadable
+from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
 from api.survey.selection import Policy
 from inference import InferenceError, Prediction
@@ -36,7 +38,7 @@ class Prelabeller:
     db: Database
     labeller: Labeller
     policy: Policy
-    answers_per_photo: int
+    config: ConsensusConfig
     batch: int
     worker: str = field(default_factory=lambda: uuid.uuid4().hex)
     rng: random.Random = field(default_factory=random.Random)
@@ -60,7 +62,7 @@ class Prelabeller:
             photo_id,
             prediction.to_dict(),
             policy=self.policy,
-            answers_per_photo=self.answers_per_photo,
+            config=self.config,
             rng=self.rng,
             now=now,
         )
@@ -88,20 +90,9 @@ class Prelabeller:
 @asynccontextmanager
 async def run_prelabel_worker(prelabeller: Prelabeller) -> AsyncIterator[None]:
     """Pre-label new photos in the background while the block runs."""
-    task = asyncio.create_task(_work_forever(prelabeller), name="prelabel-worker")
-    try:
+
+    async def step() -> bool:
+        return await prelabeller.run_batch() == prelabeller.batch  # a full batch: more wait
+
+    async with run_periodically("prelabel-worker", step, every=IDLE_SECONDS):
         yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def _work_forever(prelabeller: Prelabeller) -> None:
-    while True:
-        try:
-            claimed = await prelabeller.run_batch()
-        except Exception:
-            logger.exception("pre-label batch failed")  # the next round tries again
-            claimed = 0
-        if claimed < prelabeller.batch:
-            await asyncio.sleep(IDLE_SECONDS)

@@ -13,13 +13,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from api import counters
 from api.database import Database, Document
 from api.survey import store
+from api.survey.aggregating import ConsensusConfig, aggregate_answer, photo_demand, queue_state
 from api.survey.questions import Answer, Question, invalid_reason
-from api.survey.queue import settle_bucket
-from api.survey.selection import answers_still_needed, priority
+from api.survey.queue import count_retirement, settle_bucket
 
 _MAX_RETRIES = 8
 
@@ -75,10 +75,10 @@ class Submission:
 
 
 async def submit_answer(
-    db: Database, submission: Submission, *, answers_per_photo: int, now: datetime
+    db: Database, submission: Submission, *, config: ConsensusConfig, now: datetime
 ) -> Outcome:
     for _ in range(_MAX_RETRIES):
-        replayed = await _replay(db, submission, answers_per_photo=answers_per_photo, now=now)
+        replayed = await _replay(db, submission, config=config, now=now)
         if replayed is not None:
             return replayed
         lease = await store.find_lease(db, submission.lease_id)
@@ -90,13 +90,13 @@ async def submit_answer(
         if clash == "one_per_photo":
             return AlreadyAnswered(lease["photo_id"])
         if clash is None:
-            return await _complete(db, answer, answers_per_photo=answers_per_photo, now=now)
+            return await _complete(db, answer, config=config, now=now)
         # Same key inserted concurrently: go round and replay it.
     raise RuntimeError("idempotency key kept clashing")  # pragma: no cover - needs a livelock
 
 
 async def _replay(
-    db: Database, submission: Submission, *, answers_per_photo: int, now: datetime
+    db: Database, submission: Submission, *, config: ConsensusConfig, now: datetime
 ) -> Outcome | None:
     earlier = await store.find_answer_by_key(
         db, contributor_id=submission.contributor_id, idempotency_key=submission.idempotency_key
@@ -106,7 +106,7 @@ async def _replay(
     if earlier["fingerprint"] != submission.fingerprint:
         return KeyReused(submission.idempotency_key)
     if earlier.get("result") is None:  # the first attempt stopped half-way: finish it
-        return await _complete(db, earlier, answers_per_photo=answers_per_photo, now=now)
+        return await _complete(db, earlier, config=config, now=now)
     return Accepted(earlier["_id"], earlier["photo_id"], earlier["result"]["still_needed"])
 
 
@@ -137,18 +137,22 @@ def _answer_document(submission: Submission, lease: Document, *, now: datetime) 
 
 
 async def _complete(
-    db: Database, answer: Document, *, answers_per_photo: int, now: datetime
+    db: Database, answer: Document, *, config: ConsensusConfig, now: datetime
 ) -> Accepted:
-    still_needed = await _record_on_photo(db, answer, answers_per_photo=answers_per_photo, now=now)
+    photo = await store.find_photo(db, answer["photo_id"])
+    if photo is None:
+        raise LookupError(f"answer {answer['_id']} names a missing photo")
+    await aggregate_answer(db, answer, photo, config=config)
+    still_needed = await _record_on_photo(db, answer, config=config, now=now)
     await store.set_lease_state(db, answer["lease_id"], state="answered", expect="active")
     await store.count_contributor_answer(db, answer["contributor_id"])
-    await store.count_event(db, answers=1)
+    await counters.count(db, answers=1)
     await store.set_answer_result(db, answer["_id"], result={"still_needed": still_needed})
     return Accepted(answer["_id"], answer["photo_id"], still_needed)
 
 
 async def _record_on_photo(
-    db: Database, answer: Document, *, answers_per_photo: int, now: datetime
+    db: Database, answer: Document, *, config: ConsensusConfig, now: datetime
 ) -> int:
     contributor_id = answer["contributor_id"]
     for _ in range(_MAX_RETRIES):
@@ -157,26 +161,13 @@ async def _record_on_photo(
             raise LookupError(f"answer {answer['_id']} names a missing photo")
         if contributor_id in photo.get("answerers", ()):
             return int(photo["still_needed"])  # recorded by an earlier attempt
-        fields = _state_after_answer(photo, answers_per_photo=answers_per_photo, now=now)
+        verdict, need = await photo_demand(db, photo, config=config)
+        fields = queue_state(photo, verdict=verdict, need=need)
         after = await store.record_answer(
             db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
         )
         if after is not None:
-            await settle_bucket(db, after, now=now)
-            if fields["status"] == "completed":
-                await store.count_event(db, completed=1)
+            await settle_bucket(db, after)
+            await count_retirement(db, before=photo, after=after)
             return int(fields["still_needed"])
     raise RuntimeError("the photo kept changing under the answer")  # pragma: no cover
-
-
-def _state_after_answer(photo: Document, *, answers_per_photo: int, now: datetime) -> Document:
-    answers = photo["answer_count"] + 1
-    still_needed = answers_still_needed(answers, answers_per_photo=answers_per_photo)
-    fields: dict[str, Any] = {
-        "still_needed": still_needed,
-        "priority": priority(score=photo["score"], answers=answers, still_needed=still_needed),
-        "status": "open" if still_needed > 0 else "completed",
-    }
-    if still_needed == 0:
-        fields |= {"completed_at": now, "completed_by": "answers"}
-    return fields

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from api.database import Database
+from api.periodic import run_periodically
 from api.survey.tasks import reap_expired_holds
 
 logger = logging.getLogger(__name__)
@@ -17,25 +17,14 @@ REAP_EVERY_SECONDS = 5.0
 
 
 @asynccontextmanager
-async def run_lease_reaper(
-    db: Database, *, every: float = REAP_EVERY_SECONDS
-) -> AsyncIterator[None]:
-    """Return expired leases' slots to the pool every `every` seconds while the block runs."""
-    task = asyncio.create_task(_reap_forever(db, every), name="lease-reaper")
-    try:
+async def run_lease_reaper(db: Database) -> AsyncIterator[None]:
+    """Return expired leases' slots to the pool every few seconds while the block runs."""
+
+    async def reap() -> bool:
+        returned = await reap_expired_holds(db, now=datetime.now(UTC))
+        if returned:
+            logger.info("expired leases returned", extra={"photos": returned})
+        return False
+
+    async with run_periodically("lease-reaper", reap, every=REAP_EVERY_SECONDS):
         yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def _reap_forever(db: Database, every: float) -> None:
-    while True:
-        try:
-            returned = await reap_expired_holds(db, now=datetime.now(UTC))
-            if returned:
-                logger.info("expired leases returned", extra={"photos": returned})
-        except Exception:
-            # The next round tries again; a failing reaper must not take the service down.
-            logger.exception("lease reaper failed")
-        await asyncio.sleep(every)

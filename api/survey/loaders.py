@@ -16,7 +16,8 @@ from api.survey import store
 class SurveyLoaders:
     predictions: DataLoader[str, list[Document]]
     """A photo's stored predictions, one per model version."""
-    answer_counts: DataLoader[str, int]
+    survey_states: DataLoader[str, Document]
+    """A photo's survey fields: answer count, consensus summary, retirement reason."""
 
     @classmethod
     def for_request(cls, db: Database) -> SurveyLoaders:
@@ -26,11 +27,11 @@ class SurveyLoaders:
                 found[doc["photo_id"]].append(doc)
             return [found[photo_id] for photo_id in photo_ids]
 
-        async def answer_counts(photo_ids: Sequence[str]) -> list[int]:
-            counts = await store.answer_counts(db, photo_ids)
-            return [counts.get(photo_id, 0) for photo_id in photo_ids]
+        async def survey_states(photo_ids: Sequence[str]) -> list[Document]:
+            found = await store.survey_states(db, photo_ids)
+            return [found.get(photo_id, {}) for photo_id in photo_ids]
 
         return cls(
             predictions=DataLoader(load_fn=predictions),
-            answer_counts=DataLoader(load_fn=answer_counts),
+            survey_states=DataLoader(load_fn=survey_states),
         )

@@ -8,10 +8,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from api import counters
+from api.consensus import ConsensusMethod, RetirementReason
 from api.database import Database, Document
 from api.survey import store
-from api.survey.queue import settle_bucket
-from api.survey.selection import Policy, answers_still_needed, auto_accepts, score
+from api.survey.aggregating import ConsensusConfig
+from api.survey.queue import count_retirement, settle_bucket
+from api.survey.selection import Policy, auto_accepts, score
+from api.survey.store import lease_slots
 
 
 async def open_photo(
@@ -20,7 +24,7 @@ async def open_photo(
     prediction: Mapping[str, Any],
     *,
     policy: Policy,
-    answers_per_photo: int,
+    config: ConsensusConfig,
     rng: random.Random,
     now: datetime,
 ) -> Document | None:
@@ -28,14 +32,13 @@ async def open_photo(
 
     Returns the photo after, or None when it was not ``new`` (another worker got there)."""
     await store.save_prediction(db, {"photo_id": photo_id, "created_at": now, **prediction})
-    fields = queue_fields(
-        prediction, policy=policy, answers_per_photo=answers_per_photo, draw=rng.random(), now=now
-    )
+    fields = queue_fields(prediction, policy=policy, config=config, draw=rng.random(), now=now)
     photo = await store.open_photo(db, photo_id, fields=fields)
     if photo is None:
         return None
-    await settle_bucket(db, photo, now=now)
-    await store.count_event(db, prelabelled=1, completed=int(photo["status"] == "completed"))
+    await settle_bucket(db, photo)
+    await counters.count(db, prelabelled=1)
+    await count_retirement(db, before={}, after=photo)
     return photo
 
 
@@ -43,7 +46,7 @@ def queue_fields(
     prediction: Mapping[str, Any],
     *,
     policy: Policy,
-    answers_per_photo: int,
+    config: ConsensusConfig,
     draw: float,
     now: datetime,
 ) -> Document:
@@ -60,7 +63,8 @@ def queue_fields(
         "priority": photo_score,
         "draw": draw,
         "answer_count": 0,
-        "still_needed": answers_still_needed(0, answers_per_photo=answers_per_photo),
+        "still_needed": config.retirement.cap,  # what an unanswered photo may need
+        "free_slots": lease_slots(config.retirement.cap),
         "holds": [],
         "answerers": [],
         "bucket": None,
@@ -70,10 +74,16 @@ def queue_fields(
     top = summary["top_k"][0] if summary["top_k"] else None
     if top is not None and auto_accepts(policy, top_probability=top["probability"]):
         fields |= {
-            "status": "completed",
-            "completed_by": "model",
-            "completed_at": now,
+            "status": "retired",
+            "retirement_reason": RetirementReason.MODEL.value,
+            "retired_at": now,
             "still_needed": 0,
-            "model_label": {"id": top["label_id"], "name": top["name"]},
+            "free_slots": 0,
+            "consensus": {
+                "label": {"id": top["label_id"], "name": top["name"]},
+                "confidence": top["probability"],
+                "method": ConsensusMethod.MODEL.value,
+                "answer_count": 0,
+            },
         }
     return fields

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from api.context import Context
 from api.errors import BadInput
-from api.survey import answering, store, tasks
+from api.survey import answering, gold, standing, store, tasks
 from api.survey.questions import Answer, QuestionKind, normalise_tags
 from api.survey.types import (
     AnswerInput,
+    ContributorView,
+    GoldMarked,
     Label,
     LeaseNotFound,
+    MarkGoldResult,
     Me,
+    PhotoNotReady,
     Question,
     ReleaseTaskResult,
+    RetiredCount,
+    RetirementReason,
     Stats,
     SubmitAnswerInput,
     SubmitAnswerResult,
@@ -28,24 +36,45 @@ from api.survey.types import (
 )
 
 MAX_IDEMPOTENCY_KEY = 128
+MAX_CONTRIBUTORS_PAGE = 500
 
 
 @strawberry.type
 class SurveyQuery:
-    @strawberry.field(description="The caller, from its bearer token.")
+    @strawberry.field(description="The caller, from its bearer token, with its standing.")
     async def me(self, info: Info[Context, None]) -> Me:
         caller = await info.context.contributor()
+        mine = await standing.standing(
+            info.context.db, caller.id, info.context.consensus.reliability
+        )
         return Me(
-            id=strawberry.ID(caller.id),
-            name=caller.name,
-            is_admin=caller.is_admin,
-            answer_count=caller.answer_count,
+            id=strawberry.ID(mine.id),
+            name=mine.name,
+            is_admin=mine.is_admin,
+            answer_count=mine.answer_count,
+            agreement_rate=mine.agreement_rate,
+            reliability=mine.reliability,
         )
 
     @strawberry.field(description="Counts across the service; any contributor may read them.")
     async def stats(self, info: Info[Context, None]) -> Stats:
         await info.context.contributor()
-        return Stats(**await store.read_stats(info.context.db))
+        return _stats(await store.read_stats(info.context.db))
+
+    @strawberry.field(
+        description="Admin: contributors, least reliable first, with those below the "
+        "reliability floor flagged. `first` is 1-500."
+    )
+    async def contributors(
+        self, info: Info[Context, None], first: int = 50
+    ) -> list[ContributorView]:
+        await info.context.admin()
+        if not 1 <= first <= MAX_CONTRIBUTORS_PAGE:
+            raise BadInput(f"first must be 1-{MAX_CONTRIBUTORS_PAGE}; got {first}")
+        views = await standing.by_reliability(
+            info.context.db, info.context.consensus.reliability, first=first
+        )
+        return [ContributorView(**{**asdict(v), "id": strawberry.ID(v.id)}) for v in views]
 
 
 @strawberry.type
@@ -64,6 +93,7 @@ class SurveyMutation:
             contributor_id=caller.id,
             count=count,
             policy=context.policy,
+            gold_rate=context.consensus.gold_rate,
             lease_seconds=context.settings.lease_seconds,
             now=datetime.now(UTC),
             rng=context.rng,
@@ -100,10 +130,51 @@ class SurveyMutation:
         outcome = await answering.submit_answer(
             context.db,
             submission,
-            answers_per_photo=context.settings.answers_per_photo,
+            config=context.consensus,
             now=datetime.now(UTC),
         )
         return submit_result(outcome)
+
+    @strawberry.mutation(
+        description="Admin: make a pre-labelled photo gold with its known label. Gold photos "
+        "are mixed into tasks, never revealed, and grade contributors instead of retiring."
+    )
+    async def mark_gold(
+        self, info: Info[Context, None], photo_id: strawberry.ID, label_id: strawberry.ID
+    ) -> MarkGoldResult:
+        await info.context.admin()
+        if not str(label_id).strip():
+            raise BadInput("labelId must not be empty")
+        photo = await gold.mark_gold(
+            info.context.db, str(photo_id), str(label_id), now=datetime.now(UTC)
+        )
+        if photo is None:
+            return PhotoNotReady(
+                photo_id=photo_id,
+                message="no pre-labelled photo has this id; import it and let the model "
+                "pre-label it first",
+            )
+        names = {s["label_id"]: s["name"] for s in photo["prediction"]["top_k"]}
+        label = Label(id=label_id, name=names.get(str(label_id), str(label_id)))
+        return GoldMarked(photo_id=photo_id, label=label)
+
+
+def _stats(counts: dict[str, Any]) -> Stats:
+    retired = counts["retired"]
+    total = sum(retired.values())
+    return Stats(
+        photos=counts["photos"],
+        prelabelled=counts["prelabelled"],
+        retired=total,
+        retired_by_reason=[
+            RetiredCount(reason=reason, photos=retired.get(reason.value, 0))
+            for reason in RetirementReason
+        ],
+        mean_answers_per_retired=counts["retired_answers"] / total if total else None,
+        answers=counts["answers"],
+        contributors=counts["contributors"],
+        queue_depth=counts["queue_depth"],
+    )
 
 
 def _answer(given: AnswerInput) -> Answer:
@@ -113,7 +184,8 @@ def _answer(given: AnswerInput) -> Answer:
         if given.choose.none is False:
             raise BadInput("choose.none must be true when given; to pick a label use labelId")
         label_id = given.choose.label_id
-        return Answer(none_of_these=True) if label_id is None else Answer(choice=str(label_id))
+        # @oneOf: the member not given is UNSET (falsy), not None.
+        return Answer(choice=str(label_id)) if label_id else Answer(none_of_these=True)
     assert given.describe  # @oneOf guarantees exactly one member
     return Answer(tags=normalise_tags(given.describe.tags))
 

@@ -101,8 +101,3 @@ def exploration_buckets(counts: Mapping[int, int], *, draws: int, rng: random.Ra
 def exploration_draws(policy: Policy, *, count: int, rng: random.Random) -> int:
     """How many of `count` tasks explore (each independently with probability epsilon)."""
     return sum(rng.random() < policy.exploration for _ in range(count))
-
-
-def answers_still_needed(answer_count: int, *, answers_per_photo: int) -> int:
-    """Answers a photo needs before it is complete: a fixed number per photo for now."""
-    return max(answers_per_photo - answer_count, 0)

@@ -16,24 +16,30 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from api.database import BY_ID, CollectionIndexes, Database, Document
+from api import counters
+from api.database import CollectionIndexes, Database, Document
 
-BY_BUCKET = "bucket"
-BY_STATUS = "status"
+GOLD_SLOTS = 1_000_000
+"""``still_needed`` of a gold photo: it never retires."""
+MAX_CONCURRENT_LEASES = 3
+"""Leases one photo may have at once, even when it needs more answers than that (gold
+photos too): answers arriving one after another let consensus stop asking as soon as it is
+confident."""
+
 
 INDEXES = (
     CollectionIndexes(
         "photos",
         (
-            IndexModel([("bucket", ASCENDING)], name=BY_BUCKET),
+            IndexModel([("bucket", ASCENDING)], name="bucket"),
             IndexModel([("holds.expires_at", ASCENDING)], name="hold_expiry"),
-            IndexModel([("status", ASCENDING)], name=BY_STATUS),
+            IndexModel([("status", ASCENDING)], name="status"),
         ),
     ),
     CollectionIndexes(
@@ -68,8 +74,7 @@ INDEXES = (
 )
 
 _BUCKETS = "buckets"
-_STATS = "stats"
-_CANDIDATE_FIELDS = {"priority": 1, "score": 1, "prediction": 1, "bucket": 1}
+_CANDIDATE_FIELDS = {"priority": 1, "score": 1, "bucket": 1, "answerers": 1, "holds": 1}
 
 
 # --- the queue -------------------------------------------------------------------------
@@ -85,19 +90,15 @@ async def find_candidates(
     db: Database, buckets: Sequence[int], *, contributor_id: str, limit: int
 ) -> list[Document]:
     """Available photos in `buckets` that `contributor_id` neither answered nor holds."""
-    cursor = (
-        db.photos.find(
-            {
-                "bucket": {"$in": list(buckets)},
-                "answerers": {"$ne": contributor_id},
-                "holds.contributor_id": {"$ne": contributor_id},
-            },
-            _CANDIDATE_FIELDS,
-        )
-        .hint(BY_BUCKET)
-        .limit(limit)
-    )
-    return await cursor.to_list()
+    # Filtered here, not in the query: the embedded server plans a filter on more than the
+    # indexed field as a collection scan. The buckets bound what is read.
+    cursor = db.photos.find({"bucket": {"$in": list(buckets)}}, _CANDIDATE_FIELDS).limit(limit)
+    return [photo async for photo in cursor if _free_for(photo, contributor_id)]
+
+
+def _free_for(photo: Document, contributor_id: str) -> bool:
+    holders = {hold["contributor_id"] for hold in photo.get("holds", ())}
+    return contributor_id not in photo.get("answerers", ()) and contributor_id not in holders
 
 
 async def find_photo(db: Database, photo_id: str) -> Document | None:
@@ -110,7 +111,6 @@ async def move_bucket(db: Database, doc: Document, *, bucket: int | None) -> boo
     moved = await db.photos.update_one(
         {"_id": doc["_id"], "queue_version": doc["queue_version"]},
         {"$set": {"bucket": bucket}, "$inc": {"queue_version": 1}},
-        hint=BY_ID,
     )
     if moved.modified_count == 0:
         return False
@@ -124,69 +124,52 @@ async def move_bucket(db: Database, doc: Document, *, bucket: int | None) -> boo
     return True
 
 
-async def claim(db: Database, photo_id: str, *, hold: Document, now: datetime) -> Document | None:
-    """Atomically add `hold` to the photo if it is open, has a free slot (expired holds
-    dropped first) and the contributor neither answered nor holds it. Returns the photo
-    after the claim, or None when it could not be claimed."""
+def lease_slots(still_needed: int) -> int:
+    """Leases a photo may have at once: what it still needs, at most `MAX_CONCURRENT_LEASES`."""
+    return max(min(still_needed, MAX_CONCURRENT_LEASES), 0)
+
+
+async def claim(db: Database, photo_id: str, *, hold: Document) -> Document | None:
+    """Atomically add `hold` to the photo if it is open (or gold), has a free lease slot and
+    the contributor neither answered nor holds it. Returns the photo after the claim, or
+    None when it could not be claimed."""
     contributor_id = hold["contributor_id"]
-    active = {"$filter": {"input": "$holds", "as": "h", "cond": {"$gt": ["$$h.expires_at", now]}}}
-    fits = {"$lt": [{"$size": "$holds"}, "$still_needed"]}
-    doc = await db.photos.find_one_and_update(
+    claimed = await db.photos.update_one(
         {
             "_id": photo_id,
-            "status": "open",
+            "status": {"$in": ["open", "gold"]},
+            "free_slots": {"$gt": 0},
             "answerers": {"$ne": contributor_id},
             "holds.contributor_id": {"$ne": contributor_id},
         },
-        [
-            {"$set": {"holds": active}},
-            # The version moves only when the hold is added, so a refused claim does not
-            # disturb other writers' compare-and-set.
-            {
-                "$set": {
-                    "queue_version": {"$add": ["$queue_version", {"$cond": [fits, 1, 0]}]},
-                    "holds": {"$cond": [fits, {"$concatArrays": ["$holds", [hold]]}, "$holds"]},
-                }
-            },
-        ],
-        return_document=ReturnDocument.AFTER,
-        hint=BY_ID,
+        {"$push": {"holds": hold}, "$inc": {"queue_version": 1, "free_slots": -1}},
     )
-    if doc is None or not any(h["lease_id"] == hold["lease_id"] for h in doc["holds"]):
-        return None
-    return doc
+    return await find_photo(db, photo_id) if claimed.modified_count else None
 
 
 async def drop_hold(db: Database, photo_id: str, *, lease_id: str) -> Document | None:
-    """Remove a lease's hold from the photo; returns the photo after."""
-    return await db.photos.find_one_and_update(
-        {"_id": photo_id},
-        {"$pull": {"holds": {"lease_id": lease_id}}, "$inc": {"queue_version": 1}},
-        return_document=ReturnDocument.AFTER,
+    """Remove a lease's hold from the photo, freeing its slot; returns the photo after."""
+    await db.photos.update_one(
+        {"_id": photo_id, "holds.lease_id": lease_id},
+        {"$pull": {"holds": {"lease_id": lease_id}}, "$inc": {"queue_version": 1, "free_slots": 1}},
     )
+    return await find_photo(db, photo_id)
 
 
 async def find_expired_holds(db: Database, *, now: datetime, limit: int) -> list[Document]:
-    cursor = db.photos.find({"holds.expires_at": {"$lte": now}}).limit(limit)
+    # Bounded below too: the embedded server walks an index range from its start, so an
+    # upper bound alone would visit every photo's entry.
+    expired = {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": now}
+    cursor = db.photos.find({"holds.expires_at": expired}).limit(limit)
     return await cursor.to_list()
-
-
-async def drop_expired_holds(db: Database, photo_id: str, *, now: datetime) -> Document | None:
-    return await db.photos.find_one_and_update(
-        {"_id": photo_id},
-        {"$pull": {"holds": {"expires_at": {"$lte": now}}}, "$inc": {"queue_version": 1}},
-        return_document=ReturnDocument.AFTER,
-    )
 
 
 async def open_photo(db: Database, photo_id: str, *, fields: Document) -> Document | None:
     """Move a ``new`` photo to its first queue state; None if it was not ``new``."""
-    return await db.photos.find_one_and_update(
-        {"_id": photo_id, "status": "new"},
-        {"$set": fields, "$inc": {"queue_version": 1}},
-        return_document=ReturnDocument.AFTER,
-        hint=BY_ID,
+    opened = await db.photos.update_one(
+        {"_id": photo_id, "status": "new"}, {"$set": fields, "$inc": {"queue_version": 1}}
     )
+    return await find_photo(db, photo_id) if opened.modified_count else None
 
 
 async def record_answer(
@@ -195,21 +178,22 @@ async def record_answer(
     """Set the photo's state after an answer, computed from `doc`'s answers: compare-and-set
     on ``answer_count``, so only another answer on the same photo makes it retry. None if
     it did."""
-    return await db.photos.find_one_and_update(
+    held = any(hold["lease_id"] == lease_id for hold in doc.get("holds", ()))
+    freed = lease_slots(fields["still_needed"]) - lease_slots(doc["still_needed"]) + int(held)
+    recorded = await db.photos.update_one(
         {
-            "_id": doc["_id"],
-            "answer_count": doc["answer_count"],
+            **_unchanged(doc),
             "answerers": {"$ne": contributor_id},
+            "holds.lease_id": lease_id if held else {"$ne": lease_id},
         },
         {
             "$set": fields,
             "$push": {"answerers": contributor_id},
             "$pull": {"holds": {"lease_id": lease_id}},
-            "$inc": {"queue_version": 1, "answer_count": 1},
+            "$inc": {"queue_version": 1, "answer_count": 1, "free_slots": freed},
         },
-        return_document=ReturnDocument.AFTER,
-        hint=BY_ID,
     )
+    return await find_photo(db, doc["_id"]) if recorded.modified_count else None
 
 
 # --- leases ----------------------------------------------------------------------------
@@ -270,9 +254,10 @@ async def save_prediction(db: Database, prediction: Document) -> None:
         await db.predictions.insert_one(prediction)
 
 
-async def answer_counts(db: Database, photo_ids: Sequence[str]) -> dict[str, int]:
-    cursor = db.photos.find({"_id": {"$in": list(photo_ids)}}, {"answer_count": 1})
-    return {doc["_id"]: doc.get("answer_count", 0) async for doc in cursor}
+async def survey_states(db: Database, photo_ids: Sequence[str]) -> dict[str, Document]:
+    fields = {"answer_count": 1, "consensus": 1, "retirement_reason": 1, "status": 1}
+    cursor = db.photos.find({"_id": {"$in": list(photo_ids)}}, fields)
+    return {doc["_id"]: doc async for doc in cursor}
 
 
 async def predictions_for(db: Database, photo_ids: Sequence[str]) -> list[Document]:
@@ -283,17 +268,51 @@ async def predictions_for(db: Database, photo_ids: Sequence[str]) -> list[Docume
 # --- stats -----------------------------------------------------------------------------
 
 
-async def count_event(db: Database, **events: int) -> None:
-    await db.queue.update_one({"_id": _STATS}, {"$inc": events}, upsert=True)
-
-
 async def read_stats(db: Database) -> dict[str, Any]:
-    doc = await db.queue.find_one({"_id": _STATS}) or {}
+    doc = await counters.read_counts(db)
     return {
-        "photos": await db.photos.estimated_document_count(),
-        "contributors": await db.contributors.estimated_document_count(),
+        "photos": doc.get("photos", 0),
+        "contributors": doc.get("contributors", 0),
         "prelabelled": doc.get("prelabelled", 0),
-        "completed": doc.get("completed", 0),
+        "retired": {reason: max(int(n), 0) for reason, n in doc.get("retired", {}).items()},
+        "retired_answers": doc.get("retired_answers", 0),
         "answers": doc.get("answers", 0),
         "queue_depth": sum((await read_bucket_counts(db)).values()),
     }
+
+
+async def find_gold_candidates(db: Database, *, contributor_id: str, limit: int) -> list[Document]:
+    """Gold photos the contributor neither answered nor holds (a small, admin-made set)."""
+    cursor = db.photos.find({"status": "gold"}, _CANDIDATE_FIELDS)
+    return [photo async for photo in cursor if _free_for(photo, contributor_id)][:limit]
+
+
+async def mark_gold(db: Database, doc: Document) -> Document | None:
+    """Take a pre-labelled photo out of the pool as a gold photo; None if it is not one
+    (or changed meanwhile)."""
+    if doc.get("status") not in ("open", "retired", "gold"):
+        return None
+    fields = {"status": "gold", "still_needed": GOLD_SLOTS, "retirement_reason": None}
+    freed = lease_slots(GOLD_SLOTS) - lease_slots(doc["still_needed"])
+    marked = await db.photos.update_one(
+        _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
+    )
+    return await find_photo(db, doc["_id"]) if marked.modified_count else None
+
+
+def _unchanged(doc: Document) -> Document:
+    """A filter matching the photo only while its answers and demand are as in `doc`."""
+    return {
+        "_id": doc["_id"],
+        "answer_count": doc["answer_count"],
+        "still_needed": doc["still_needed"],
+    }
+
+
+async def rescore(db: Database, doc: Document, *, fields: Document) -> Document | None:
+    """Set a photo's queue state from a rescored consensus, unless an answer came in."""
+    freed = lease_slots(fields["still_needed"]) - lease_slots(doc["still_needed"])
+    rescored = await db.photos.update_one(
+        _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
+    )
+    return await find_photo(db, doc["_id"]) if rescored.modified_count else None

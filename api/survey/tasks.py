@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from api.database import Database, Document
-from api.survey import store
+from api.survey import consensus_store, store
+from api.survey.gold import gold_draws, gold_share
 from api.survey.questions import Question, question_for
 from api.survey.queue import settle_bucket
 from api.survey.selection import Policy, exploration_buckets, exploration_draws, top_buckets
@@ -42,17 +43,19 @@ async def next_tasks(
     contributor_id: str,
     count: int,
     policy: Policy,
+    gold_rate: float,
     lease_seconds: int,
     now: datetime,
     rng: random.Random,
 ) -> list[Task]:
-    """Lease up to `count` photos to the contributor, most needed first."""
+    """Lease up to `count` photos to the contributor: gold photos at the gold rate, random
+    ones at the exploration rate, the rest most needed first."""
     leasing = _Leasing(
         db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds), now=now
     )
+    tasks = await _gold_tasks(leasing, gold_rate=gold_rate, count=count, rng=rng)
     counts = await store.read_bucket_counts(db)
-    explore = exploration_draws(policy, count=count, rng=rng)
-    tasks: list[Task] = []
+    explore = exploration_draws(policy, count=count - len(tasks), rng=rng)
     if explore:
         picks = await leasing.candidates(
             exploration_buckets(counts, draws=explore, rng=rng), explore
@@ -71,6 +74,23 @@ async def next_tasks(
         tasks += await leasing.claim_each(picks, want=want, reason=policy.name)
     await store.insert_leases(db, [_lease_document(task, contributor_id, now) for task in tasks])
     return tasks
+
+
+async def _gold_tasks(
+    leasing: _Leasing, *, gold_rate: float, count: int, rng: random.Random
+) -> list[Task]:
+    if gold_rate <= 0:
+        return []
+    state = await consensus_store.read_contributor_state(leasing.db, leasing.contributor_id)
+    draws = gold_draws(gold_share(gold_rate, gold_answers=state.gold_votes), count=count, rng=rng)
+    if not draws:
+        return []
+    picks = await store.find_gold_candidates(
+        leasing.db, contributor_id=leasing.contributor_id, limit=draws * _OVERFETCH
+    )
+    rng.shuffle(picks)
+    # Reported as exploration: a contributor must not be able to tell a gold photo.
+    return await leasing.claim_each(picks, want=draws, reason="exploration")
 
 
 @dataclass
@@ -109,10 +129,10 @@ class _Leasing:
             "contributor_id": self.contributor_id,
             "expires_at": self.expires_at,
         }
-        after = await store.claim(self.db, photo_id, hold=hold, now=self.now)
+        after = await store.claim(self.db, photo_id, hold=hold)
         if after is None:
             return None
-        await settle_bucket(self.db, after, now=self.now)
+        await settle_bucket(self.db, after)
         prediction = after.get("prediction") or {}
         return Task(
             lease_id=lease_id,
@@ -144,13 +164,15 @@ async def release_task(db: Database, lease: Document, *, now: datetime) -> None:
     """Give a lease back: its photo's slot returns to the pool at once."""
     if await store.set_lease_state(db, lease["_id"], state="released", expect="active"):
         photo = await store.drop_hold(db, lease["photo_id"], lease_id=lease["_id"])
-        await settle_bucket(db, photo, now=now)
+        await settle_bucket(db, photo)
 
 
 async def reap_expired_holds(db: Database, *, now: datetime) -> int:
     """Return expired leases' slots to the pool; any process may run it at any time."""
     photos = await store.find_expired_holds(db, now=now, limit=_REAP_BATCH)
     for photo in photos:
-        after = await store.drop_expired_holds(db, photo["_id"], now=now)
-        await settle_bucket(db, after, now=now)
+        for hold in photo["holds"]:
+            if hold["expires_at"] <= now:
+                after = await store.drop_hold(db, photo["_id"], lease_id=hold["lease_id"])
+                await settle_bucket(db, after)
     return len(photos)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -167,13 +168,109 @@ class Me:
     name: str = strawberry.field(description="Contributor name.")
     is_admin: bool = strawberry.field(description="Whether admin operations are allowed.")
     answer_count: int = strawberry.field(description="Answers given so far.")
+    agreement_rate: float | None = strawberry.field(
+        description="Share of votes that agreed with the consensus at the time; null before "
+        "any vote could be compared."
+    )
+    reliability: float = strawberry.field(
+        description="Estimated probability that an answer is right, in [0, 1]; starts at the "
+        "prior (0.7) and moves with agreement and gold photos."
+    )
+
+
+@strawberry.type(description="A contributor as admins see them.")
+class ContributorView:
+    id: strawberry.ID = strawberry.field(description="Contributor id.")
+    name: str = strawberry.field(description="Contributor name.")
+    is_admin: bool = strawberry.field(description="Whether admin operations are allowed.")
+    answer_count: int = strawberry.field(description="Answers given so far.")
+    agreement_rate: float | None = strawberry.field(description="As in `me`.")
+    reliability: float = strawberry.field(description="As in `me`.")
+    gold_answers: int = strawberry.field(description="Votes given on gold photos.")
+    below_floor: bool = strawberry.field(
+        description="Reliability below PHOTOSURVEY_RELIABILITY_FLOOR: their answers weigh "
+        "nothing in consensus until reviewed."
+    )
+
+
+@strawberry.type(description="What the answers (and the model) say about a photo.")
+class PhotoConsensus:
+    label: Label | None = strawberry.field(description="The most probable label, if any.")
+    confidence: float = strawberry.field(description="Posterior probability of that label.")
+    answer_count: int = strawberry.field(description="Answers counted.")
+    method: str = strawberry.field(
+        description="WEIGHTED (reliability-weighted), MAJORITY, MODEL (no votes: the model) "
+        "or GOLD."
+    )
+    retirement_reason: RetirementReason | None = strawberry.field(
+        description="Why the photo retired; null while it takes answers."
+    )
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PhotoConsensus | None:
+        """From a photo's survey fields; None before its first consensus."""
+        summary = state.get("consensus")
+        if summary is None:
+            return None
+        label = summary["label"]
+        reason = state.get("retirement_reason")
+        return cls(
+            label=None
+            if label is None
+            else Label(id=strawberry.ID(label["id"]), name=label["name"]),
+            confidence=summary["confidence"],
+            answer_count=int(state.get("answer_count", 0)),
+            method=summary["method"],
+            retirement_reason=None if reason is None else RetirementReason(reason),
+        )
+
+
+@strawberry.type(description="The photo is now a gold photo.")
+class GoldMarked:
+    photo_id: strawberry.ID = strawberry.field(description="The photo.")
+    label: Label = strawberry.field(description="Its known label.")
+
+
+@strawberry.type(description="The photo cannot be a gold photo yet.")
+class PhotoNotReady:
+    photo_id: strawberry.ID = strawberry.field(description="The photo.")
+    message: str = strawberry.field(description="What is missing.")
+
+
+MarkGoldResult = Annotated[
+    GoldMarked | PhotoNotReady,
+    strawberry.union("MarkGoldResult", description="What became of markGold."),
+]
+
+
+@strawberry.enum(description="Why a photo takes no more answers.")
+class RetirementReason(Enum):
+    CONFIDENT = strawberry.enum_value(
+        "CONFIDENT", description="Its consensus reached the confidence target."
+    )
+    CAP = strawberry.enum_value("CAP", description="It reached the answer cap.")
+    MODEL = strawberry.enum_value(
+        "MODEL", description="The model was confident enough to label it (auto-accept)."
+    )
+
+
+@strawberry.type(description="Retired photos of one reason.")
+class RetiredCount:
+    reason: RetirementReason = strawberry.field(description="Why they retired.")
+    photos: int = strawberry.field(description="How many photos.")
 
 
 @strawberry.type(description="Counts across the whole service.")
 class Stats:
     photos: int = strawberry.field(description="Photos stored.")
     prelabelled: int = strawberry.field(description="Photos the model has pre-labelled.")
-    completed: int = strawberry.field(description="Photos that need no more answers.")
+    retired: int = strawberry.field(description="Photos that take no more answers.")
+    retired_by_reason: list[RetiredCount] = strawberry.field(
+        description="Retired photos by reason (every reason listed, zeros included)."
+    )
+    mean_answers_per_retired: float | None = strawberry.field(
+        description="Mean answers a retired photo took; null while none has retired."
+    )
     answers: int = strawberry.field(description="Answers stored.")
     contributors: int = strawberry.field(description="Contributors registered.")
     queue_depth: int = strawberry.field(

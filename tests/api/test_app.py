@@ -94,7 +94,8 @@ async def test_readyz_is_503_when_the_database_goes_away(tmp_path: Path) -> None
         server.wait_until_ready()
         app = create_app(Settings(mongodb_uri=server.uri, db_name="readyz", secret_key="k" * 32))
         async with (
-            LifespanManager(app) as manager,
+            # Background loops give a step that waits on the lost database a few seconds.
+            LifespanManager(app, shutdown_timeout=30) as manager,
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
             ) as client,

@@ -7,9 +7,9 @@ from api.settings import Settings, SettingsError
 SECRET = "s" * 32
 
 
-def test_defaults_when_only_the_production_secret_is_set() -> None:
-    settings = Settings.from_environ({"PHOTOSURVEY_SECRET_KEY": SECRET})
-    assert settings == Settings(secret_key=SECRET)
+def test_defaults_when_nothing_is_set() -> None:
+    settings = Settings.from_environ({})
+    assert settings == Settings()
     assert settings.mongodb_uri is None
     assert settings.uses_embedded_database
     assert settings.env == "production"
@@ -34,7 +34,10 @@ def test_reads_every_prefixed_variable() -> None:
             "PHOTOSURVEY_UNCERTAINTY_MEASURE": "margin",
             "PHOTOSURVEY_EXPLORATION": "0.25",
             "PHOTOSURVEY_AUTO_ACCEPT": "0.97",
-            "PHOTOSURVEY_ANSWERS_PER_PHOTO": "5",
+            "PHOTOSURVEY_CONSENSUS_TARGET": "0.9",
+            "PHOTOSURVEY_ANSWER_CAP": "5",
+            "PHOTOSURVEY_GOLD_RATE": "0.05",
+            "PHOTOSURVEY_RELIABILITY_FLOOR": "0.3",
             "PHOTOSURVEY_LEASE_SECONDS": "120",
             "PHOTOSURVEY_MAX_UPLOAD_BYTES": "1048576",
             "PHOTOSURVEY_PHOTO_URL_SECONDS": "60",
@@ -53,14 +56,17 @@ def test_reads_every_prefixed_variable() -> None:
     assert settings.prelabel_batch == 8
     assert (settings.selection_policy, settings.uncertainty_measure) == ("random", "margin")
     assert (settings.exploration, settings.auto_accept) == (0.25, 0.97)
-    assert (settings.answers_per_photo, settings.lease_seconds) == (5, 120)
+    assert (settings.consensus_target, settings.answer_cap) == (0.9, 5)
+    assert (settings.gold_rate, settings.reliability_floor) == (0.05, 0.3)
+    assert settings.lease_seconds == 120
     assert (settings.max_upload_bytes, settings.photo_url_seconds) == (1048576, 60)
 
 
-def test_production_needs_a_secret_key() -> None:
+def test_serving_in_production_needs_a_secret_key() -> None:
     with pytest.raises(SettingsError, match="PHOTOSURVEY_SECRET_KEY is required"):
-        Settings.from_environ({})
-    assert Settings.from_environ({"PHOTOSURVEY_ENV": "dev"}).secret_key is None
+        Settings.from_environ({}).check_can_serve()
+    Settings.from_environ({"PHOTOSURVEY_ENV": "dev"}).check_can_serve()
+    Settings.from_environ({"PHOTOSURVEY_SECRET_KEY": SECRET}).check_can_serve()
 
 
 def test_auto_accept_can_be_switched_off() -> None:
@@ -103,7 +109,10 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_EXPLORATION", "1.5", "expected 0.0-1.0"),
         ("PHOTOSURVEY_EXPLORATION", "lots", "not a number"),
         ("PHOTOSURVEY_AUTO_ACCEPT", "-0.1", "expected 0.0-1.0"),
-        ("PHOTOSURVEY_ANSWERS_PER_PHOTO", "0", "expected 1-50"),
+        ("PHOTOSURVEY_ANSWER_CAP", "0", "expected 1-50"),
+        ("PHOTOSURVEY_CONSENSUS_TARGET", "2", "expected 0.0-1.0"),
+        ("PHOTOSURVEY_GOLD_RATE", "-1", "expected 0.0-1.0"),
+        ("PHOTOSURVEY_RELIABILITY_FLOOR", "x", "not a number"),
         ("PHOTOSURVEY_LEASE_SECONDS", "5", "expected 10-86400"),
         ("PHOTOSURVEY_MAX_UPLOAD_BYTES", "10", "expected 1024-"),
         ("PHOTOSURVEY_PHOTO_URL_SECONDS", "1e9", "not a whole number"),

@@ -117,10 +117,6 @@ def test_no_path_at_all_is_a_usage_error() -> None:
     assert exit_.value.code == 2
 
 
-# Starting an embedded server here sometimes leaves one socket of the readiness ping
-# (api/embedded.py `_answers_ping`, a sync client closed while its monitor is connecting)
-# for the garbage collector; that warning is not about photos.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_data_folder_in_use_is_named(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

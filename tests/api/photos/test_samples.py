@@ -42,10 +42,6 @@ def test_the_samples_decode() -> None:
         )
 
 
-# Starting an embedded server here sometimes leaves one socket of the readiness ping
-# (api/embedded.py `_answers_ping`, a sync client closed while its monitor is connecting)
-# for the garbage collector; that warning is not about photos.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_first_dev_run_on_the_embedded_database_imports_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

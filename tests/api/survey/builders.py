@@ -13,10 +13,13 @@ from api.auth.store import Role, add_contributor
 from api.database import Database
 from api.photos.records import PhotoRecord
 from api.photos.store import insert_photo
+from api.settings import Settings
+from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
 from api.survey.selection import Policy
 
 POLICY = Policy(kind="uncertainty", measure="least_confidence", exploration=0.0, auto_accept=None)
+CONFIG = ConsensusConfig.from_settings(Settings())
 
 
 def prediction(top: float, *, labels: int = 3, version: str = "test-model@1") -> dict[str, Any]:
@@ -43,7 +46,7 @@ async def add_open_photos(
     tops: list[float],
     *,
     policy: Policy = POLICY,
-    answers_per_photo: int = 3,
+    config: ConsensusConfig = CONFIG,
 ) -> list[str]:
     """Photos pre-labelled with the given top probabilities, opened for the survey."""
     ids = []
@@ -55,7 +58,7 @@ async def add_open_photos(
             photo_id,
             prediction(top),
             policy=policy,
-            answers_per_photo=answers_per_photo,
+            config=config,
             rng=random.Random(photo_id),
             now=datetime.now(UTC),
         )

@@ -90,6 +90,10 @@ async def test_import_prelabel_and_answer_every_photo(
         if progress == 0:
             break
 
-    assert answered == 60
+    # Three contributors: each photo got every one's answer unless consensus retired it
+    # sooner (two agreeing answers can be enough).
     photos = await db.photos.find({}, {"status": 1, "answer_count": 1}).to_list()
-    assert [(p["status"], p["answer_count"]) for p in photos] == [("completed", 3)] * 20
+    assert len(photos) == 20
+    assert all(p["answer_count"] == 3 or p["status"] == "retired" for p in photos)
+    assert all(p["answer_count"] >= 2 for p in photos)
+    assert answered == sum(p["answer_count"] for p in photos)

@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from api.consensus import ReliabilityPrior, RetirementPolicy
 from api.database import Database
+from api.survey.aggregating import ConsensusConfig
 from api.survey.tasks import reap_expired_holds
 from tests.api.survey.builders import (
     NEXT_TASKS,
@@ -55,7 +57,9 @@ async def test_answer_is_accepted_once_and_replays_by_key(
     first = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
     again = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
     assert first["__typename"] == "AnswerAccepted"
-    assert first["answersStillNeeded"] == 2
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert 1 <= first["answersStillNeeded"] == photo["still_needed"] < 7
     assert again == first
     assert await db.answers.count_documents({"photo_id": photo_id}) == 1
 
@@ -103,7 +107,9 @@ async def test_a_photo_is_not_leased_beyond_the_answers_it_needs(
 async def test_released_and_expired_leases_return_to_the_pool(
     http: httpx.AsyncClient, db: Database
 ) -> None:
-    await add_open_photos(db, [0.3], answers_per_photo=1)
+    one_slot = ConsensusConfig(retirement=RetirementPolicy(cap=1), reliability=ReliabilityPrior(),
+                               gold_rate=0.0)  # fmt: skip
+    await add_open_photos(db, [0.3], config=one_slot)
     first, second = await token_for(db), await token_for(db)
     (task,) = (await graphql(http, NEXT_TASKS, first, count=1))["data"]["nextTasks"]
     assert (await graphql(http, NEXT_TASKS, second, count=1))["data"]["nextTasks"] == []
@@ -126,22 +132,24 @@ async def test_released_and_expired_leases_return_to_the_pool(
     assert third["photoId"] == task["photoId"]
 
 
-async def test_completed_photos_leave_the_queue(http: httpx.AsyncClient, db: Database) -> None:
+async def test_retired_photos_leave_the_queue(http: httpx.AsyncClient, db: Database) -> None:
     await add_open_photos(db, [0.3, 0.5])
-    for _ in range(3):
+    answered = 0
+    for _ in range(8):  # more contributors than the answer cap
         token = await token_for(db)
         for task in (await graphql(http, NEXT_TASKS, token, count=5))["data"]["nextTasks"]:
             payload = {"leaseId": task["leaseId"], "answer": answer_for(task),
                        "idempotencyKey": task["leaseId"]}  # fmt: skip
             result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
             assert result["__typename"] == "AnswerAccepted"
-    stats = await graphql(
-        http,
-        "{ stats { photos prelabelled completed answers contributors queueDepth } }",
-        await token_for(db),
-    )
-    assert stats["data"]["stats"] == {
-        # 4 made here and the 2 demo accounts of a dev-mode app.
-        "photos": 2, "prelabelled": 2, "completed": 2, "answers": 6, "contributors": 6,
-        "queueDepth": 0,
-    }  # fmt: skip
+            answered += 1
+    query = """{ stats { photos prelabelled retired answers queueDepth meanAnswersPerRetired
+                         retiredByReason { reason photos } } }"""
+    stats = (await graphql(http, query, await token_for(db)))["data"]["stats"]
+    assert stats["photos"] == stats["prelabelled"] == stats["retired"] == 2
+    assert stats["answers"] == answered
+    assert stats["queueDepth"] == 0
+    assert stats["meanAnswersPerRetired"] == answered / 2
+    by_reason = {row["reason"]: row["photos"] for row in stats["retiredByReason"]}
+    assert set(by_reason) == {"CONFIDENT", "CAP", "MODEL"}
+    assert by_reason["CONFIDENT"] + by_reason["CAP"] == 2

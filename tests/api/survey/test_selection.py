@@ -8,7 +8,6 @@ import pytest
 from api.survey.selection import (
     BUCKETS_PER_UNIT,
     Policy,
-    answers_still_needed,
     auto_accepts,
     bucket_of,
     exploration_buckets,
@@ -102,7 +101,3 @@ def test_auto_accept_needs_a_threshold_and_a_confident_model() -> None:
     assert not auto_accepts(_policy(), top_probability=0.999)
     assert auto_accepts(_policy(auto_accept=0.95), top_probability=0.95)
     assert not auto_accepts(_policy(auto_accept=0.95), top_probability=0.94)
-
-
-def test_answers_still_needed_counts_down_to_zero() -> None:
-    assert [answers_still_needed(n, answers_per_photo=3) for n in range(5)] == [3, 2, 1, 0, 0]

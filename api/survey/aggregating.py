@@ -1,0 +1,170 @@
+"""Answers into consensus, online: each accepted answer updates its photo's evidence and
+its contributor's counts (``$inc``), then the photo's consensus decides whether it retires
+and how many more answers it needs (dynamic overlap). Pure core in `api.consensus`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from api.consensus import (
+    Answer,
+    ChooseAnswer,
+    Consensus,
+    Demand,
+    DescribeAnswer,
+    LabelIndex,
+    ReliabilityPrior,
+    RetirementPolicy,
+    VerifyAnswer,
+    VerifyResponse,
+    Vote,
+    answer_update,
+    consensus,
+    demand,
+    evidence_of,
+)
+from api.database import Database, Document
+from api.settings import Settings
+from api.survey import consensus_store
+from api.survey.questions import Question, QuestionKind, question_for
+from api.survey.selection import priority
+from api.survey.store import GOLD_SLOTS
+
+
+@dataclass(frozen=True)
+class ConsensusConfig:
+    """Retirement and reliability settings, from the service's settings."""
+
+    retirement: RetirementPolicy
+    reliability: ReliabilityPrior
+    gold_rate: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConsensusConfig:
+        return cls(
+            retirement=RetirementPolicy(target=settings.consensus_target, cap=settings.answer_cap),
+            reliability=ReliabilityPrior(floor=settings.reliability_floor),
+            gold_rate=settings.gold_rate,
+        )
+
+
+def consensus_answer(question: Question, value: Mapping[str, Any]) -> Answer:
+    """The consensus core's view of a stored answer (see `api.survey.questions`)."""
+    ids = tuple(label.id for label in question.labels)
+    if question.kind is QuestionKind.VERIFY:
+        return VerifyAnswer(label=ids[0], response=VerifyResponse(value["verify"]))
+    if question.kind is QuestionKind.CHOOSE:
+        return ChooseAnswer(options=ids, choice=value["choose"], none_allowed=True)
+    return DescribeAnswer(tags=tuple(value["describe"]))
+
+
+def label_index(photo: Mapping[str, Any]) -> LabelIndex:
+    """Labels a DESCRIBE tag may name: the model's candidates for this photo, by id or name."""
+    top_k = (photo.get("prediction") or {}).get("top_k", [])
+    return LabelIndex.from_names({s["label_id"]: [s["name"]] for s in top_k})
+
+
+async def aggregate_answer(
+    db: Database, answer: Document, photo: Document, *, config: ConsensusConfig
+) -> None:
+    """Count one stored answer into consensus, at most once (a replay after a crash finds it
+    counted; a lost count is restored by the next full re-estimation)."""
+    question = Question.from_document(answer["question"])
+    evidence = evidence_of(consensus_answer(question, answer["value"]), label_index(photo))
+    if not await consensus_store.claim_aggregation(
+        db, answer["_id"], votes=[asdict(vote) for vote in evidence.votes]
+    ):
+        return
+    estimates = await consensus_store.read_estimates(db)
+    update = answer_update(
+        await consensus_store.read_photo_state(db, photo["_id"]),
+        await consensus_store.read_contributor_state(db, answer["contributor_id"]),
+        evidence,
+        prior=estimates.label_prior,
+        reliability_prior=config.reliability,
+        pattern=estimates.pattern,
+    )
+    await consensus_store.add_photo_evidence(db, photo["_id"], update.photo_inc())
+    await consensus_store.add_contributor_counts(
+        db, answer["contributor_id"], update.contributor_inc()
+    )
+
+
+def vote_of(document: Mapping[str, Any]) -> Vote:
+    """A vote as `aggregate_answer` stored it on the answer."""
+    return Vote(
+        options=tuple(document["options"]),
+        choice=document["choice"],
+        none_allowed=document["none_allowed"],
+        weight=document["weight"],
+    )
+
+
+async def photo_demand(
+    db: Database, photo: Document, *, config: ConsensusConfig
+) -> tuple[Consensus, Demand]:
+    """The photo's consensus now, and what it still needs."""
+    state = await consensus_store.read_photo_state(db, photo["_id"])
+    estimates = await consensus_store.read_estimates(db)
+    return judge(
+        photo,
+        state_consensus=consensus(state, estimates.label_prior),
+        is_gold=state.gold_label is not None,
+        config=config,
+        typical_accuracy=estimates.typical_accuracy,
+    )
+
+
+def judge(
+    photo: Mapping[str, Any],
+    *,
+    state_consensus: Consensus,
+    is_gold: bool,
+    config: ConsensusConfig,
+    typical_accuracy: float | None,
+) -> tuple[Consensus, Demand]:
+    prediction = photo.get("prediction") or {}
+    question_size = _alphabet_size(prediction.get("top_k", []))
+    return state_consensus, demand(
+        state_consensus,
+        config.retirement,
+        is_gold=is_gold,
+        typical_accuracy=config.reliability.prior_mean
+        if typical_accuracy is None
+        else typical_accuracy,
+        alphabet_size=question_size,
+    )
+
+
+def _alphabet_size(top_k: list[Mapping[str, Any]]) -> int:
+    question = question_for(top_k)  # the same question every task on the photo asks
+    return len(question.labels) + 1 if question.kind is QuestionKind.CHOOSE else 2
+
+
+def queue_state(photo: Mapping[str, Any], *, verdict: Consensus, need: Demand) -> Document:
+    """The photo's queue fields given its consensus (see `api.survey.store`)."""
+    answers = verdict.answer_count
+    if photo.get("status") == "gold":
+        return {"still_needed": GOLD_SLOTS, "priority": 0.0}
+    still_needed = need.answers_still_needed
+    return {
+        "still_needed": still_needed,
+        "priority": priority(score=photo["score"], answers=answers, still_needed=still_needed),
+        "status": "retired" if need.retired is not None else "open",
+        "retirement_reason": None if need.retired is None else need.retired.value,
+        "consensus": {
+            "label": _label(photo, verdict.label),
+            "confidence": verdict.confidence,
+            "method": verdict.method.value,
+            "answer_count": answers,
+        },
+    }
+
+
+def _label(photo: Mapping[str, Any], label_id: str | None) -> dict[str, str] | None:
+    if label_id is None:
+        return None
+    names = {s["label_id"]: s["name"] for s in (photo.get("prediction") or {}).get("top_k", [])}
+    return {"id": label_id, "name": names.get(label_id, label_id)}

@@ -1,0 +1,43 @@
+"""Gold photos: photos with a known label, mixed into tasks to measure contributors.
+
+A gold photo leaves the pool for good (it never retires) and is served by its own rule:
+each task is gold with probability `gold_rate`, doubled while the contributor has answered
+fewer than `NEW_CONTRIBUTOR_GOLD` gold photos (their reliability is still a guess). Its
+question is built like any other's, so a contributor cannot tell it apart; its answers
+update the contributor's reliability and never its consensus.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+from api.database import Database, Document
+from api.survey import consensus_store, store
+from api.survey.queue import count_retirement, settle_bucket
+
+NEW_CONTRIBUTOR_GOLD = 5
+
+
+def gold_share(gold_rate: float, *, gold_answers: int) -> float:
+    """The chance that one task is a gold photo for this contributor."""
+    boost = 2.0 if gold_answers < NEW_CONTRIBUTOR_GOLD else 1.0
+    return min(gold_rate * boost, 1.0)
+
+
+def gold_draws(share: float, *, count: int, rng: random.Random) -> int:
+    return sum(rng.random() < share for _ in range(count))
+
+
+async def mark_gold(
+    db: Database, photo_id: str, label_id: str, *, now: datetime
+) -> Document | None:
+    """Make a pre-labelled photo gold with `label_id`; None if it is not pre-labelled."""
+    before = await store.find_photo(db, photo_id)
+    photo = None if before is None else await store.mark_gold(db, before)
+    if photo is None or before is None:
+        return None
+    await consensus_store.set_gold_label(db, photo_id, label_id)
+    await settle_bucket(db, photo)
+    await count_retirement(db, before=before, after=photo)
+    return photo

@@ -1,0 +1,145 @@
+"""Periodic full re-estimation: EM over every answer refreshes contributors' reliabilities
+and the crowd's estimates, and rescores every photo (a photo may retire or reopen).
+
+It runs in the background of any service process, at most one at a time across processes
+(a lease in ``consensus_meta``), whenever `REESTIMATE_EVERY` answers arrived since the last
+one; EM itself runs in a worker thread and stops at its time budget, so requests never
+wait on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from api.consensus import (
+    REESTIMATE_EVERY,
+    ContributorState,
+    PhotoState,
+    Reestimate,
+    VoteRecord,
+    reestimate,
+    reliability,
+)
+from api.consensus.engine import REESTIMATE_MAX_ITERATIONS, REESTIMATE_TIME_BUDGET
+from api.database import Database
+from api.periodic import run_periodically
+from api.survey import consensus_store, store
+from api.survey.aggregating import ConsensusConfig, photo_demand, queue_state, vote_of
+from api.survey.queue import count_retirement, settle_bucket
+
+logger = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 30.0
+_LEASE_SECONDS = 600.0
+
+
+async def reestimate_now(db: Database, config: ConsensusConfig, *, now: datetime) -> int:
+    """Re-estimate from every counted answer; returns how many photos were rescored."""
+    votes = [
+        VoteRecord(doc["photo_id"], doc["contributor_id"], vote_of(vote))
+        async for doc in consensus_store.answer_votes(db)
+        for vote in doc["votes"]
+    ]
+    if not votes:
+        return 0
+    contributors = {
+        doc["_id"]: ContributorState.from_document(doc)
+        async for doc in consensus_store.contributor_documents(db)
+    }
+    photos = {doc["_id"]: doc async for doc in consensus_store.consensus_documents(db)}
+    gold = {pid: doc["gold_label"] for pid, doc in photos.items() if doc.get("gold_label")}
+    estimates = await consensus_store.read_estimates(db)
+    result = await asyncio.to_thread(
+        reestimate,
+        votes,
+        gold=gold,
+        reliability_prior=config.reliability,
+        start=contributors,
+        start_prior=estimates.label_prior,
+        start_pattern=estimates.pattern,
+        max_iterations=REESTIMATE_MAX_ITERATIONS,
+        time_budget=REESTIMATE_TIME_BUDGET,
+    )
+    await _save_crowd(db, result, config=config)
+    rescored = 0
+    for photo_id, log_odds in result.log_odds.items():
+        encoded = PhotoState(log_odds=log_odds).to_document()["log_odds"]
+        answers = int(photos[photo_id].get("answer_count", 0))
+        if await consensus_store.set_photo_log_odds(db, photo_id, encoded, answer_count=answers):
+            rescored += await rescore_photo(db, photo_id, config=config, now=now)
+    return rescored
+
+
+async def _save_crowd(db: Database, result: Reestimate, *, config: ConsensusConfig) -> None:
+    for contributor_id, state in result.contributors.items():
+        await consensus_store.set_contributor_state(db, contributor_id, state)
+    weights = {c: s.vote_count for c, s in result.contributors.items() if s.vote_count}
+    typical = (
+        sum(reliability(result.contributors[c], config.reliability) * n for c, n in weights.items())
+        / sum(weights.values())
+        if weights
+        else None
+    )
+    answers = (await store.read_stats(db))["answers"]
+    await consensus_store.write_estimates(
+        db,
+        consensus_store.Estimates(
+            label_prior=result.label_prior,
+            pattern=result.pattern,
+            typical_accuracy=typical,
+            answers_at=answers,
+        ),
+    )
+
+
+async def rescore_photo(
+    db: Database, photo_id: str, *, config: ConsensusConfig, now: datetime
+) -> int:
+    """Bring a photo's queue state in line with its consensus now; 1 if it changed."""
+    photo = await store.find_photo(db, photo_id)
+    if photo is None or photo.get("status") not in ("open", "retired"):
+        return 0
+    if photo.get("retirement_reason") == "MODEL":
+        return 0  # labelled by the model, never asked: nothing to rescore
+    verdict, need = await photo_demand(db, photo, config=config)
+    after = await store.rescore(db, photo, fields=queue_state(photo, verdict=verdict, need=need))
+    if after is None:
+        return 0  # an answer arrived meanwhile; it rescored the photo itself
+    await settle_bucket(db, after)
+    await count_retirement(db, before=photo, after=after)
+    return 1
+
+
+@asynccontextmanager
+async def run_reestimation(db: Database, config: ConsensusConfig) -> AsyncIterator[None]:
+    """Re-estimate in the background whenever enough answers arrived, while the block runs."""
+    holder = uuid.uuid4().hex
+
+    async def step() -> bool:
+        await _reestimate_if_due(db, config, holder=holder)
+        return False
+
+    async with run_periodically("reestimation", step, every=CHECK_EVERY_SECONDS):
+        yield
+
+
+async def _reestimate_if_due(db: Database, config: ConsensusConfig, *, holder: str) -> None:
+    answers = (await store.read_stats(db))["answers"]
+    since = answers - (await consensus_store.read_estimates(db)).answers_at
+    now = datetime.now(UTC)
+    if since < REESTIMATE_EVERY:
+        return
+    if not await consensus_store.take_reestimation_lease(
+        db, holder=holder, now=now, seconds=_LEASE_SECONDS
+    ):
+        return
+    try:
+        rescored = await reestimate_now(db, config, now=now)
+        logger.info("re-estimated", extra={"answers": answers, "photos_rescored": rescored})
+    finally:
+        await consensus_store.release_reestimation_lease(db, holder=holder, now=datetime.now(UTC))

@@ -1,0 +1,102 @@
+"""Consensus end to end through GraphQL: contributors of known reliability answer until
+every photo retires; the consensus finds the planted truth and the crowd's reliabilities."""
+
+import dataclasses
+import random
+from collections import Counter
+from statistics import mean
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from api.app import create_app
+from api.database import Database
+from api.settings import Settings
+from api.survey.aggregating import ConsensusConfig
+from tests.api.survey.builders import NEXT_TASKS, SUBMIT, add_open_photos, graphql, token_for
+
+CANDIDATES = ["n0", "n1", "n2"]  # the builders' top-3 prediction
+ME = "{ me { name reliability agreementRate answerCount } }"
+MARK_GOLD = """
+mutation($photo: ID!, $label: ID!) { markGold(photoId: $photo, labelId: $label) { __typename } }
+"""
+
+
+def _choose(kind: str, truth: str, rng: random.Random) -> dict[str, Any]:
+    """A CHOOSE answer by a contributor of the given kind."""
+    if kind == "always-wrong":
+        return {"choose": {"labelId": rng.choice([c for c in CANDIDATES if c != truth])}}
+    if kind == "random":
+        pick = rng.choice([*CANDIDATES, None])
+        return {"choose": {"none": True} if pick is None else {"labelId": pick}}
+    accuracy = {"expert": 0.95, "good": 0.9, "fair": 0.85}[kind]
+    if rng.random() < accuracy:
+        return {"choose": {"labelId": truth}}
+    return {"choose": {"labelId": rng.choice([c for c in CANDIDATES if c != truth])}}
+
+
+async def _answer_round(
+    http: httpx.AsyncClient, crowd: dict[str, str], truth: dict[str, str], rng: random.Random,
+    votes: dict[str, list[str]],
+) -> int:  # fmt: skip
+    answered = 0
+    for kind, token in crowd.items():
+        for task in (await graphql(http, NEXT_TASKS, token, count=5))["data"]["nextTasks"]:
+            answer = _choose(kind, truth[task["photoId"]], rng)
+            votes[task["photoId"]].append(str(answer["choose"].get("labelId")))
+            payload = {"leaseId": task["leaseId"], "answer": answer,
+                       "idempotencyKey": task["leaseId"]}  # fmt: skip
+            result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+            assert result["__typename"] == "AnswerAccepted", result
+            answered += 1
+    return answered
+
+
+async def test_consensus_finds_the_truth_and_the_unreliable(
+    settings: Settings, db: Database
+) -> None:
+    # Five contributors: a photo can take at most five answers, so that is its cap here.
+    # Gold photos measure contributors early, as they are meant to.
+    capped = dataclasses.replace(settings, answer_cap=5, gold_rate=0.3)
+    async with (
+        LifespanManager(create_app(capped)) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
+    ):
+        await _run(c, db, config=ConsensusConfig.from_settings(capped))
+
+
+async def _run(http: httpx.AsyncClient, db: Database, *, config: ConsensusConfig) -> None:
+    rng = random.Random(5)
+    photo_ids = await add_open_photos(db, [0.3] * 40, config=config)  # CHOOSE n0..n2 or none
+    gold_ids = await add_open_photos(db, [0.3] * 8, config=config)
+    truth = {photo_id: rng.choice(CANDIDATES) for photo_id in photo_ids + gold_ids}
+    admin = await token_for(db, "admin", role="admin")
+    for gold_id in gold_ids:
+        marked = await graphql(http, MARK_GOLD, admin, photo=gold_id, label=truth[gold_id])
+        assert marked["data"]["markGold"]["__typename"] == "GoldMarked"
+    kinds = ["expert", "good", "fair", "always-wrong", "random"]
+    crowd = {kind: await token_for(db, kind) for kind in kinds}
+    votes: dict[str, list[str]] = {photo_id: [] for photo_id in photo_ids + gold_ids}
+    for _ in range(20):
+        if not await _answer_round(http, crowd, truth, rng, votes):
+            break
+
+    photos = await db.photos.find({"_id": {"$in": photo_ids}}).to_list()
+    assert {p["status"] for p in photos} == {"retired"}, "some photo never retired"
+    right = sum(p["consensus"]["label"]["id"] == truth[p["_id"]] for p in photos)
+    assert right / len(photos) >= 0.95, f"consensus right on {right} of {len(photos)}"
+
+    reliability = {
+        kind: (await graphql(http, ME, token))["data"]["me"]["reliability"]
+        for kind, token in crowd.items()
+    }
+    lowest_two = sorted(reliability, key=reliability.__getitem__)[:2]
+    assert set(lowest_two) == {"always-wrong", "random"}, reliability
+
+    answers = {p["_id"]: p["answer_count"] for p in photos}
+    unanimous = [answers[pid] for pid in photo_ids if len(Counter(votes[pid])) == 1]
+    contested = [answers[pid] for pid in photo_ids if len(Counter(votes[pid])) > 1]
+    assert unanimous
+    assert contested
+    assert mean(unanimous) < mean(contested)
