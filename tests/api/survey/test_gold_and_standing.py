@@ -1,0 +1,160 @@
+"""Gold photos, contributors' standing and re-estimation, through GraphQL and the CLI."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.database import Database
+from api.settings import Settings
+from api.survey import consensus_store
+from api.survey.aggregating import ConsensusConfig
+from api.survey.reestimation import reestimate_now
+from tests.api.survey.builders import NEXT_TASKS, SUBMIT, add_open_photos, graphql, token_for
+from tests.conftest import REPO
+
+MARK_GOLD = """mutation($photo: ID!, $label: ID!) {
+  markGold(photoId: $photo, labelId: $label) {
+    __typename ... on GoldMarked { label { id name } } ... on PhotoNotReady { message } } }"""
+CONTRIBUTORS = "query($first: Int!) { contributors(first: $first) { name reliability belowFloor } }"
+CONSENSUS = """query($id: ID!) { photo(id: $id) { consensus {
+  label { id } confidence answerCount method retirementReason } } }"""
+
+
+async def _answer_all(http: httpx.AsyncClient, token: str, choice: str) -> int:
+    answered = 0
+    for task in (await graphql(http, NEXT_TASKS, token, count=10))["data"]["nextTasks"]:
+        answer = {"choose": {"labelId": choice}}
+        payload = {"leaseId": task["leaseId"], "answer": answer, "idempotencyKey": task["leaseId"]}
+        result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+        assert result["__typename"] == "AnswerAccepted", result
+        answered += 1
+    return answered
+
+
+async def test_only_admins_mark_gold_and_only_pre_labelled_photos(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    contributor = await token_for(db)
+    refused = await graphql(http, MARK_GOLD, contributor, photo=photo_id, label="n1")
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    admin = await token_for(db, role="admin")
+    missing = await graphql(http, MARK_GOLD, admin, photo="f" * 24, label="n1")
+    assert missing["data"]["markGold"]["__typename"] == "PhotoNotReady"
+    marked = (await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1"))["data"]
+    assert marked["markGold"] == {
+        "__typename": "GoldMarked",
+        "label": {"id": "n1", "name": "label 1"},
+    }
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert (photo["status"], photo["bucket"]) == ("gold", None)
+
+
+async def test_gold_answers_grade_contributors_and_never_retire_the_photo(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    admin = await token_for(db, role="admin")
+    await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1")
+    right, wrong = await token_for(db, "right"), await token_for(db, "wrong")
+    # gold_rate 0.1 doubled for new contributors: ask until the gold photo is served.
+    for token, choice in ((right, "n1"), (wrong, "n2")):
+        for _ in range(60):
+            if await _answer_all(http, token, choice):
+                break
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert (photo["status"], photo["answer_count"]) == ("gold", 2)
+    ids = {doc["name"]: doc["_id"] async for doc in db.contributors.find()}
+    states = {name: await consensus_store.read_contributor_state(db, ids[name]) for name in ids}
+    assert (states["right"].gold_votes, states["right"].gold_correct) == (1, 1)
+    assert (states["wrong"].gold_votes, states["wrong"].gold_correct) == (1, 0)
+    consensus = await consensus_store.read_photo_state(db, photo_id)
+    assert consensus.log_odds == {}, "gold answers must not move the photo's consensus"
+
+
+async def test_admins_see_contributors_least_reliable_first(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3] * 6)
+    tokens = {name: await token_for(db, name) for name in ("a", "b", "c", "odd")}
+    for name, token in tokens.items():
+        await _answer_all(http, token, "n2" if name == "odd" else "n0")
+    contributor_view = await graphql(http, CONTRIBUTORS, tokens["a"], first=10)
+    assert contributor_view["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    admin = await token_for(db, "boss", role="admin")
+    rows = (await graphql(http, CONTRIBUTORS, admin, first=10))["data"]["contributors"]
+    assert rows[0]["name"] == "odd"
+    assert [r["reliability"] for r in rows] == sorted(r["reliability"] for r in rows)
+    assert all(isinstance(r["belowFloor"], bool) for r in rows)
+    too_many = await graphql(http, CONTRIBUTORS, admin, first=501)
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_photos_show_their_consensus(http: httpx.AsyncClient, db: Database) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    token = await token_for(db)
+    assert (await graphql(http, CONSENSUS, token, id=photo_id))["data"]["photo"][
+        "consensus"
+    ] is None
+    for name in ("x", "y", "z"):
+        await _answer_all(http, await token_for(db, name), "n0")
+    consensus = (await graphql(http, CONSENSUS, token, id=photo_id))["data"]["photo"]["consensus"]
+    assert consensus["label"] == {"id": "n0"}
+    assert consensus["method"] == "WEIGHTED"
+    assert consensus["answerCount"] >= 2
+    if consensus["retirementReason"] == "CONFIDENT":
+        assert consensus["confidence"] >= 0.95
+
+
+async def test_reestimation_refreshes_reliabilities_and_rescoring(
+    http: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    await add_open_photos(db, [0.3] * 8)
+    tokens = {name: await token_for(db, name) for name in ("a", "b", "c", "odd")}
+    for name, token in tokens.items():
+        await _answer_all(http, token, "n2" if name == "odd" else "n0")
+    config = ConsensusConfig.from_settings(settings)
+    await reestimate_now(db, config, now=datetime.now(UTC))
+    estimates = await consensus_store.read_estimates(db)
+    assert estimates.typical_accuracy is not None
+    assert estimates.answers_at == (await db.answers.count_documents({}))
+    me = "{ me { reliability } }"
+    odd = (await graphql(http, me, tokens["odd"]))["data"]["me"]["reliability"]
+    good = (await graphql(http, me, tokens["a"]))["data"]["me"]["reliability"]
+    assert odd < 0.5 < good
+
+
+async def test_reestimation_runs_in_one_process_at_a_time(db: Database) -> None:
+    now = datetime.now(UTC)
+    assert await consensus_store.take_reestimation_lease(db, holder="p1", now=now, seconds=60)
+    assert not await consensus_store.take_reestimation_lease(db, holder="p2", now=now, seconds=60)
+    await consensus_store.release_reestimation_lease(db, holder="p1", now=now)
+    assert await consensus_store.take_reestimation_lease(db, holder="p2", now=now, seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code", "message"),
+    [
+        (["gold", "f" * 24, "n1"], 1, "no pre-labelled photo"),
+        (["gold", "only-one-argument"], 2, "usage: photosurvey gold"),
+    ],
+)
+def test_gold_command_line_refuses_bad_input(
+    settings: Settings, arguments: list[str], code: int, message: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSURVEY_")}
+    env |= {"PHOTOSURVEY_MONGODB_URI": str(settings.mongodb_uri),
+            "PHOTOSURVEY_DB_NAME": settings.db_name}  # fmt: skip
+    photosurvey = str(Path(sys.executable).with_name("photosurvey"))
+    result = subprocess.run(
+        [photosurvey, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code
+    assert message in result.stderr
