@@ -7,8 +7,11 @@ service accepts one answer per photo and contributor.
 
 from __future__ import annotations
 
+import argparse
 import csv
+import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +72,26 @@ def accuracy(predicted: dict[str, str | None], truth: dict[str, str]) -> float:
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+Results = dict[str, float | int]
+
+
+def run_command(description: str, run: Callable[[Path, int], Results], *, setting: str) -> None:
+    """The command line both crowd benchmarks share: parse, run, print a table, write JSON."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("dataset", type=Path, help="folder with answer.csv and truth.csv")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        results = run(args.dataset, args.seed)
+    except DatasetError as error:
+        fail(str(error))
+    print(f"dataset {args.dataset}  seed {args.seed}  {setting}")
+    print(f"{'metric':<28}{'value':>10}")
+    for key, value in results.items():
+        shown = f"{value:.4f}" if isinstance(value, float) and key != "seconds" else str(value)
+        print(f"{key:<28}{shown:>10}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import sys
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from _crowd import CrowdData, DatasetError, accuracy, fail, read_crowd  # noqa: E402
+from _crowd import CrowdData, accuracy, read_crowd, run_command  # noqa: E402
 
 from api.consensus.aggregation import PhotoState, majority  # noqa: E402
 from api.consensus.em import VoteRecord, reestimate  # noqa: E402
@@ -83,24 +81,9 @@ def run(directory: Path, seed: int) -> dict[str, float | int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path, help="folder with answer.csv and truth.csv")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    try:
-        results = run(args.dataset, args.seed)
-    except DatasetError as error:
-        fail(str(error))
-    print(
-        f"dataset {args.dataset}  seed {args.seed}  re-estimation every {REESTIMATE_EVERY} answers"
+    run_command(
+        __doc__.splitlines()[0], run, setting=f"re-estimation every {REESTIMATE_EVERY} answers"
     )
-    print(f"{'metric':<28}{'value':>10}")
-    for key, value in results.items():
-        shown = f"{value:.4f}" if isinstance(value, float) and key != "seconds" else str(value)
-        print(f"{key:<28}{shown:>10}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -55,35 +55,12 @@ from _service import (  # noqa: E402
 
 from api.embedded import EmbeddedDatabase  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from api.survey.operations import NEXT_TASKS, SUBMIT  # noqa: E402
 
 DB_NAME = "bench"
 SIZES = ("small", "large")
 TASKS_PER_CALL = 5
 CONTRIBUTORS_PER_LOOP = 3
-
-NEXT_TASKS = """
-mutation Next($count: Int!) {
-  nextTasks(count: $count) {
-    leaseId expiresAt photoId photoUrl
-    question { kind prompt labels { id name } }
-    reason { policy score modelVersion }
-  }
-}
-"""
-
-SUBMIT = """
-mutation Submit($input: SubmitAnswerInput!) {
-  submitAnswer(input: $input) {
-    __typename
-    ... on AnswerAccepted { answerId photoId answersStillNeeded }
-    ... on LeaseExpired { leaseId message }
-    ... on LeaseNotFound { leaseId message }
-    ... on AlreadyAnswered { photoId message }
-    ... on IdempotencyKeyReused { idempotencyKey message }
-    ... on InvalidAnswer { reason }
-  }
-}
-"""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -69,14 +70,22 @@ def settings(mongodb_uri: str, db_name: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-async def http(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to a started app (lifespan run) through ASGI; `db` is its database."""
-    app = create_app(settings)
+@asynccontextmanager
+async def serve(
+    settings: Settings, *, shutdown_timeout: float = 5
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking through ASGI to an app started (lifespan run) with `settings`."""
     async with (
-        LifespanManager(app) as manager,
+        LifespanManager(create_app(settings), shutdown_timeout=shutdown_timeout) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://photosurvey.test"
         ) as client,
     ):
+        yield client
+
+
+@pytest.fixture
+async def http(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the started app; `db` is its database."""
+    async with serve(settings) as client:
         yield client

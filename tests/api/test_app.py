@@ -2,13 +2,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 import api
-from api.app import create_app
 from api.database import Database
 from api.embedded import EmbeddedDatabase
 from api.settings import Settings
+from tests.conftest import serve
 
 SERVER_INFO = "{ serverInfo { version database } }"
 
@@ -49,11 +48,7 @@ async def test_graphiql_is_not_served_in_production(settings: Settings, db: Data
     production = Settings(
         mongodb_uri=settings.mongodb_uri, db_name=settings.db_name, secret_key="k" * 32
     )
-    app = create_app(production)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
-    ):
+    async with serve(production) as c:
         page = await c.get("/graphql", headers={"accept": "text/html"})
         query = await c.post("/graphql", json={"query": SERVER_INFO})
     assert page.status_code == 404
@@ -92,14 +87,9 @@ async def test_readyz_is_503_when_the_database_goes_away(tmp_path: Path) -> None
     server = EmbeddedDatabase.start(tmp_path / "db")
     try:
         server.wait_until_ready()
-        app = create_app(Settings(mongodb_uri=server.uri, db_name="readyz", secret_key="k" * 32))
-        async with (
-            # Background loops give a step that waits on the lost database a few seconds.
-            LifespanManager(app, shutdown_timeout=30) as manager,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-            ) as client,
-        ):
+        settings = Settings(mongodb_uri=server.uri, db_name="readyz", secret_key="k" * 32)
+        # Background loops give a step that waits on the lost database a few seconds.
+        async with serve(settings, shutdown_timeout=30) as client:
             assert (await client.get("/readyz")).status_code == 200
             server.stop()
             ready = await client.get("/readyz")

@@ -5,11 +5,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from api.app import create_app
 from api.database import Database
 from api.settings import Settings
+from tests.conftest import serve
 
 SMALL_LIMIT = 64 * 1024
 
@@ -17,11 +16,5 @@ SMALL_LIMIT = 64 * 1024
 @pytest.fixture
 async def small_limit_http(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
     """Like `http`, with PHOTOSURVEY_MAX_UPLOAD_BYTES at 64 KiB."""
-    app = create_app(dataclasses.replace(settings, max_upload_bytes=SMALL_LIMIT))
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://photosurvey.test"
-        ) as client,
-    ):
+    async with serve(dataclasses.replace(settings, max_upload_bytes=SMALL_LIMIT)) as client:
         yield client

@@ -81,31 +81,6 @@ async def token_for(db: Database, name: str | None = None, *, role: Role = "cont
     return token
 
 
-NEXT_TASKS = """
-mutation Next($count: Int!) {
-  nextTasks(count: $count) {
-    leaseId expiresAt photoId photoUrl
-    question { kind prompt labels { id name } }
-    reason { policy score modelVersion }
-  }
-}
-"""
-
-SUBMIT = """
-mutation Submit($input: SubmitAnswerInput!) {
-  submitAnswer(input: $input) {
-    __typename
-    ... on AnswerAccepted { answerId photoId answersStillNeeded }
-    ... on LeaseExpired { leaseId message }
-    ... on LeaseNotFound { leaseId message }
-    ... on AlreadyAnswered { photoId message }
-    ... on IdempotencyKeyReused { idempotencyKey message }
-    ... on InvalidAnswer { reason }
-  }
-}
-"""
-
-
 async def graphql(
     http: httpx.AsyncClient, query: str, token: str | None = None, **variables: Any
 ) -> dict[str, Any]:

@@ -7,14 +7,8 @@ import httpx
 import pytest
 
 from api.database import Database
-from tests.api.survey.builders import (
-    NEXT_TASKS,
-    SUBMIT,
-    add_open_photos,
-    answer_for,
-    graphql,
-    token_for,
-)
+from api.survey.operations import NEXT_TASKS, SUBMIT
+from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
 
 
 def _error_code(body: dict[str, Any]) -> str:

@@ -3,38 +3,19 @@
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 
-from api.app import create_app
 from api.database import Database
 from api.settings import Settings
+from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.store import lease_slots
-from tests.api.survey.builders import (
-    NEXT_TASKS,
-    SUBMIT,
-    add_open_photos,
-    answer_for,
-    graphql,
-    token_for,
-)
+from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
+from tests.conftest import serve
 
 CONTRIBUTORS = 20
 CALLS = 50
-
-
-@asynccontextmanager
-async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
-    ):
-        yield c
 
 
 async def _session(
@@ -57,7 +38,7 @@ async def test_concurrent_contributors_on_two_instances(settings: Settings, db: 
     tokens = [await token_for(db) for _ in range(CONTRIBUTORS)]
     served: list[tuple[str, str]] = []
     results: Counter[str] = Counter()
-    async with _client(settings) as first, _client(settings) as second:
+    async with serve(settings) as first, serve(settings) as second:
         clients = [first, second]
         await asyncio.gather(
             *(

@@ -8,13 +8,13 @@ from statistics import mean
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 
-from api.app import create_app
 from api.database import Database
 from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
-from tests.api.survey.builders import NEXT_TASKS, SUBMIT, add_open_photos, graphql, token_for
+from api.survey.operations import NEXT_TASKS, SUBMIT
+from tests.api.survey.builders import add_open_photos, graphql, token_for
+from tests.conftest import serve
 
 CANDIDATES = ["n0", "n1", "n2"]  # the builders' top-3 prediction
 ME = "{ me { name reliability agreementRate answerCount } }"
@@ -59,11 +59,8 @@ async def test_consensus_finds_the_truth_and_the_unreliable(
     # Five contributors: a photo can take at most five answers, so that is its cap here.
     # Gold photos measure contributors early, as they are meant to.
     capped = dataclasses.replace(settings, answer_cap=5, gold_rate=0.3)
-    async with (
-        LifespanManager(create_app(capped)) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
-    ):
-        await _run(c, db, config=ConsensusConfig.from_settings(capped))
+    async with serve(capped) as client:
+        await _run(client, db, config=ConsensusConfig.from_settings(capped))
 
 
 async def _run(http: httpx.AsyncClient, db: Database, *, config: ConsensusConfig) -> None:

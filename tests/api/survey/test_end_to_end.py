@@ -13,7 +13,8 @@ from PIL import Image
 
 from api.database import Database
 from api.settings import Settings
-from tests.api.survey.builders import NEXT_TASKS, SUBMIT, answer_for, graphql, token_for
+from api.survey.operations import NEXT_TASKS, SUBMIT
+from tests.api.survey.builders import answer_for, graphql, token_for
 from tests.conftest import REPO
 
 PHOTOSURVEY = str(Path(sys.executable).with_name("photosurvey"))

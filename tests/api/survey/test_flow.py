@@ -8,15 +8,9 @@ import pytest
 from api.consensus import ReliabilityPrior, RetirementPolicy
 from api.database import Database
 from api.survey.aggregating import ConsensusConfig
+from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.tasks import reap_expired_holds
-from tests.api.survey.builders import (
-    NEXT_TASKS,
-    SUBMIT,
-    add_open_photos,
-    answer_for,
-    graphql,
-    token_for,
-)
+from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
 
 
 async def test_most_uncertain_photos_are_served_first(

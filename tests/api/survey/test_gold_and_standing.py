@@ -13,8 +13,9 @@ from api.database import Database
 from api.settings import Settings
 from api.survey import consensus_store
 from api.survey.aggregating import ConsensusConfig
+from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.reestimation import reestimate_now
-from tests.api.survey.builders import NEXT_TASKS, SUBMIT, add_open_photos, graphql, token_for
+from tests.api.survey.builders import add_open_photos, graphql, token_for
 from tests.conftest import REPO
 
 MARK_GOLD = """mutation($photo: ID!, $label: ID!) {

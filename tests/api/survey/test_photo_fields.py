@@ -3,14 +3,8 @@
 import httpx
 
 from api.database import Database
-from tests.api.survey.builders import (
-    NEXT_TASKS,
-    SUBMIT,
-    add_open_photos,
-    answer_for,
-    graphql,
-    token_for,
-)
+from api.survey.operations import NEXT_TASKS, SUBMIT
+from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
 
 BARE_PAGE = "{ photos(first: 10) { edges { node { id } } } }"
 PAGE = """
