@@ -61,7 +61,7 @@ class Runtime:
     settings: Settings
     policy: Policy
     consensus: ConsensusConfig
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random
     _db: Database | None = field(default=None, repr=False)
 
     @property
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings,
         policy=Policy.from_settings(settings),
         consensus=ConsensusConfig.from_settings(settings),
+        rng=random.Random(settings.random_seed),
     )
 
     async def healthz(request: Request) -> Response:

@@ -40,7 +40,10 @@ class CollectionIndexes:
 
 def connect(uri: str) -> Client:
     """A client for `uri`. It connects lazily, inside the event loop that first uses it."""
-    return AsyncMongoClient(uri, appname="photosurvey", tz_aware=True)
+    # Fail a request after 5 s without a server rather than the driver's 30 s.
+    return AsyncMongoClient(
+        uri, appname="photosurvey", tz_aware=True, serverSelectionTimeoutMS=5000
+    )
 
 
 async def ensure_indexes(db: Database, specs: Iterable[CollectionIndexes]) -> None:

@@ -61,6 +61,8 @@ class Settings:
     lease_seconds: int = 600
     max_upload_bytes: int = 25 * 1024 * 1024
     photo_url_seconds: int = 3600
+    random_seed: int | None = None
+    """Seeds the service's random draws (exploration, gold mixing) for reproducible runs."""
 
     @property
     def is_dev(self) -> bool:
@@ -208,4 +210,5 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "lease_seconds": _int_between(10, 86400),
     "max_upload_bytes": _int_between(1024, 1024**3),
     "photo_url_seconds": _int_between(10, 7 * 86400),
+    "random_seed": _int_between(0, 2**63 - 1),
 }

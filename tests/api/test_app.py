@@ -87,7 +87,9 @@ async def test_readyz_is_503_when_the_database_goes_away(tmp_path: Path) -> None
     server = EmbeddedDatabase.start(tmp_path / "db")
     try:
         server.wait_until_ready()
-        settings = Settings(mongodb_uri=server.uri, db_name="readyz", secret_key="k" * 32)
+        settings = Settings(
+            mongodb_uri=server.uri, db_name="readyz", secret_key="k" * 32, prelabel_worker=False
+        )
         # Background loops give a step that waits on the lost database a few seconds.
         async with serve(settings, shutdown_timeout=30) as client:
             assert (await client.get("/readyz")).status_code == 200

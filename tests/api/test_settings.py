@@ -41,6 +41,7 @@ def test_reads_every_prefixed_variable() -> None:
             "PHOTOSURVEY_LEASE_SECONDS": "120",
             "PHOTOSURVEY_MAX_UPLOAD_BYTES": "1048576",
             "PHOTOSURVEY_PHOTO_URL_SECONDS": "60",
+            "PHOTOSURVEY_RANDOM_SEED": "42",
             "UNRELATED": "ignored",
         }
     )
@@ -59,6 +60,7 @@ def test_reads_every_prefixed_variable() -> None:
     assert (settings.consensus_target, settings.answer_cap) == (0.9, 5)
     assert (settings.gold_rate, settings.reliability_floor) == (0.05, 0.3)
     assert settings.lease_seconds == 120
+    assert settings.random_seed == 42
     assert (settings.max_upload_bytes, settings.photo_url_seconds) == (1048576, 60)
 
 
@@ -117,6 +119,7 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_MAX_UPLOAD_BYTES", "10", "expected 1024-"),
         ("PHOTOSURVEY_PHOTO_URL_SECONDS", "1e9", "not a whole number"),
         ("PHOTOSURVEY_MODEL_PATH", "", "is empty"),
+        ("PHOTOSURVEY_RANDOM_SEED", "-1", "out of range"),
     ],
 )
 def test_bad_value_names_the_variable_and_what_it_accepts(
