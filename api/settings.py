@@ -102,16 +102,6 @@ def _text(name: str, raw: str) -> str:
     return value
 
 
-def _port(name: str, raw: str) -> int:
-    try:
-        port = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a port number; expected 1-65535") from None
-    if not 1 <= port <= 65535:
-        raise SettingsError(f"{name}={raw!r} is out of range; expected 1-65535")
-    return port
-
-
 def _mongodb_uri(name: str, raw: str) -> str:
     value = _text(name, raw)
     if not value.startswith(("mongodb://", "mongodb+srv://")):
@@ -192,7 +182,7 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "db_name": _db_name,
     "data_dir": lambda name, raw: Path(_text(name, raw)),
     "host": _text,
-    "port": _port,
+    "port": _int_between(1, 65535),
     "env": _choice(get_args(Environment)),
     "log_level": _choice(get_args(LogLevel)),
     "secret_key": _secret_key,

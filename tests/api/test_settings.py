@@ -92,7 +92,7 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_PORT", "abc", "expected 1-65535"),
         ("PHOTOSURVEY_PORT", "0", "out of range"),
         ("PHOTOSURVEY_PORT", "70000", "out of range"),
-        ("PHOTOSURVEY_PORT", "", "not a port number"),
+        ("PHOTOSURVEY_PORT", "", "not a whole number"),
         ("PHOTOSURVEY_ENV", "staging", "'dev', 'production'"),
         ("PHOTOSURVEY_ENV", "DEV", "'dev', 'production'"),
         ("PHOTOSURVEY_LOG_LEVEL", "loud", "'DEBUG'"),
