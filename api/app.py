@@ -156,18 +156,8 @@ async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
         await stack.enter_async_context(run_lease_reaper(runtime.db))
         await stack.enter_async_context(run_reestimation(runtime.db, runtime.consensus))
         if settings.prelabel_worker:
-            await stack.enter_async_context(run_prelabel_worker(_prelabeller(runtime)))
+            prelabeller = Prelabeller.from_settings(runtime.db, load_labeller(settings), settings)
+            await stack.enter_async_context(run_prelabel_worker(prelabeller))
         logger.info("service started", extra={"env": settings.env, "db": settings.db_name})
         yield
         logger.info("service stopping")
-
-
-def _prelabeller(runtime: Runtime) -> Prelabeller:
-    settings = runtime.settings
-    return Prelabeller(
-        db=runtime.db,
-        labeller=load_labeller(settings),
-        policy=runtime.policy,
-        config=runtime.consensus,
-        batch=settings.prelabel_batch,
-    )

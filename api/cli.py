@@ -7,7 +7,6 @@ import asyncio
 import re
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -148,7 +147,7 @@ def _mark_gold(args: argparse.Namespace) -> int:
     async def mark() -> bool:
         async with open_database(settings) as db:
             await ensure_indexes(db, survey_store.INDEXES)
-            photo = await gold.mark_gold(db, args.photo_id, args.label_id, now=datetime.now(UTC))
+            photo = await gold.mark_gold(db, args.photo_id, args.label_id)
             return photo is not None
 
     if not asyncio.run(mark()):

@@ -100,7 +100,7 @@ class EmbeddedDatabase:
                 raise self._failure(f"exited with code {self.process.returncode}")
             # Poll the port cheaply; one driver client pings once it listens (clients made
             # and closed in a loop leave their monitors' sockets behind).
-            if _listens(self.port) and _answers_ping(self.uri):
+            if port_listens(self.port) and _answers_ping(self.uri):
                 logger.info("embedded database ready", extra={"port": self.port})
                 return
             time.sleep(0.1)
@@ -140,7 +140,8 @@ def _free_port() -> int:
         return port
 
 
-def _listens(port: int) -> bool:
+def port_listens(port: int) -> bool:
+    """Whether something accepts TCP connections on the loopback `port`."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.25):
             return True

@@ -17,8 +17,6 @@ from api.database import Database, connect, ensure_indexes
 from api.embedded import EmbeddedDatabase
 from api.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="session")
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+from api.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def children_of(pid: int) -> list[int]:
@@ -50,3 +57,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+PHOTOSURVEY = str(Path(sys.executable).with_name("photosurvey"))
+
+
+def photosurvey_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any PHOTOSURVEY_ setting, plus `variables`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSURVEY_")}
+    return clean | variables
+
+
+def run_photosurvey(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The real `photosurvey` command, on the test's database."""
+    env = photosurvey_environment(
+        PHOTOSURVEY_MONGODB_URI=str(settings.mongodb_uri),
+        PHOTOSURVEY_DB_NAME=settings.db_name,
+        PHOTOSURVEY_DATA_DIR=str(settings.data_dir),
+    )
+    return subprocess.run(
+        [PHOTOSURVEY, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )

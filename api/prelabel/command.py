@@ -13,8 +13,6 @@ from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller
 from api.settings import Settings
 from api.survey import store as survey_store
-from api.survey.aggregating import ConsensusConfig
-from api.survey.selection import Policy
 
 
 def run_prelabel(settings: Settings) -> int:
@@ -31,13 +29,7 @@ def run_prelabel(settings: Settings) -> int:
 async def _prelabel_all(settings: Settings, labeller: Labeller) -> tuple[int, int]:
     async with open_database(settings) as db:
         await ensure_indexes(db, survey_store.INDEXES)
-        prelabeller = Prelabeller(
-            db=db,
-            labeller=labeller,
-            policy=Policy.from_settings(settings),
-            config=ConsensusConfig.from_settings(settings),
-            batch=settings.prelabel_batch,
-        )
+        prelabeller = Prelabeller.from_settings(db, labeller, settings)
         total = await db.photos.count_documents({"status": "new"})
         unreadable_before = await db.photos.count_documents({"status": "unreadable"})
         claimed = 0

@@ -21,6 +21,7 @@ from api.periodic import run_periodically
 from api.photos.files import read_file
 from api.prelabel.labeller import Labeller
 from api.prelabel.store import claim_new_photos, mark_unreadable
+from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
 from api.survey.selection import Policy
@@ -42,6 +43,16 @@ class Prelabeller:
     batch: int
     worker: str = field(default_factory=lambda: uuid.uuid4().hex)
     rng: random.Random = field(default_factory=random.Random)
+
+    @classmethod
+    def from_settings(cls, db: Database, labeller: Labeller, settings: Settings) -> Prelabeller:
+        return cls(
+            db=db,
+            labeller=labeller,
+            policy=Policy.from_settings(settings),
+            config=ConsensusConfig.from_settings(settings),
+            batch=settings.prelabel_batch,
+        )
 
     async def run_batch(self) -> int:
         """Claim and pre-label one batch; returns how many photos were claimed."""

@@ -67,7 +67,12 @@ def label_index(photo: Mapping[str, Any]) -> LabelIndex:
 
 
 async def aggregate_answer(
-    db: Database, answer: Document, photo: Document, *, config: ConsensusConfig
+    db: Database,
+    answer: Document,
+    photo: Document,
+    *,
+    config: ConsensusConfig,
+    estimates: consensus_store.Estimates,
 ) -> None:
     """Count one stored answer into consensus, at most once (a replay after a crash finds it
     counted; a lost count is restored by the next full re-estimation)."""
@@ -77,7 +82,6 @@ async def aggregate_answer(
         db, answer["_id"], votes=[asdict(vote) for vote in evidence.votes]
     ):
         return
-    estimates = await consensus_store.read_estimates(db)
     update = answer_update(
         await consensus_store.read_photo_state(db, photo["_id"]),
         await consensus_store.read_contributor_state(db, answer["contributor_id"]),
@@ -103,39 +107,24 @@ def vote_of(document: Mapping[str, Any]) -> Vote:
 
 
 async def photo_demand(
-    db: Database, photo: Document, *, config: ConsensusConfig
+    db: Database,
+    photo: Document,
+    *,
+    config: ConsensusConfig,
+    estimates: consensus_store.Estimates,
 ) -> tuple[Consensus, Demand]:
     """The photo's consensus now, and what it still needs."""
     state = await consensus_store.read_photo_state(db, photo["_id"])
-    estimates = await consensus_store.read_estimates(db)
-    return judge(
-        photo,
-        state_consensus=consensus(state, estimates.label_prior),
-        is_gold=state.gold_label is not None,
-        config=config,
-        typical_accuracy=estimates.typical_accuracy,
-    )
-
-
-def judge(
-    photo: Mapping[str, Any],
-    *,
-    state_consensus: Consensus,
-    is_gold: bool,
-    config: ConsensusConfig,
-    typical_accuracy: float | None,
-) -> tuple[Consensus, Demand]:
-    prediction = photo.get("prediction") or {}
-    question_size = _alphabet_size(prediction.get("top_k", []))
-    return state_consensus, demand(
-        state_consensus,
+    verdict = consensus(state, estimates.label_prior)
+    typical = estimates.typical_accuracy
+    need = demand(
+        verdict,
         config.retirement,
-        is_gold=is_gold,
-        typical_accuracy=config.reliability.prior_mean
-        if typical_accuracy is None
-        else typical_accuracy,
-        alphabet_size=question_size,
+        is_gold=state.gold_label is not None,
+        typical_accuracy=config.reliability.prior_mean if typical is None else typical,
+        alphabet_size=_alphabet_size((photo.get("prediction") or {}).get("top_k", [])),
     )
+    return verdict, need
 
 
 def _alphabet_size(top_k: list[Mapping[str, Any]]) -> int:

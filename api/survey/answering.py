@@ -16,7 +16,7 @@ from datetime import datetime
 
 from api import counters
 from api.database import Database, Document
-from api.survey import store
+from api.survey import consensus_store, store
 from api.survey.aggregating import ConsensusConfig, aggregate_answer, photo_demand, queue_state
 from api.survey.questions import Answer, Question, invalid_reason
 from api.survey.queue import count_retirement, settle_bucket
@@ -78,7 +78,7 @@ async def submit_answer(
     db: Database, submission: Submission, *, config: ConsensusConfig, now: datetime
 ) -> Outcome:
     for _ in range(_MAX_RETRIES):
-        replayed = await _replay(db, submission, config=config, now=now)
+        replayed = await _replay(db, submission, config=config)
         if replayed is not None:
             return replayed
         lease = await store.find_lease(db, submission.lease_id)
@@ -90,13 +90,13 @@ async def submit_answer(
         if clash == "one_per_photo":
             return AlreadyAnswered(lease["photo_id"])
         if clash is None:
-            return await _complete(db, answer, config=config, now=now)
+            return await _complete(db, answer, config=config)
         # Same key inserted concurrently: go round and replay it.
     raise RuntimeError("idempotency key kept clashing")  # pragma: no cover - needs a livelock
 
 
 async def _replay(
-    db: Database, submission: Submission, *, config: ConsensusConfig, now: datetime
+    db: Database, submission: Submission, *, config: ConsensusConfig
 ) -> Outcome | None:
     earlier = await store.find_answer_by_key(
         db, contributor_id=submission.contributor_id, idempotency_key=submission.idempotency_key
@@ -106,7 +106,7 @@ async def _replay(
     if earlier["fingerprint"] != submission.fingerprint:
         return KeyReused(submission.idempotency_key)
     if earlier.get("result") is None:  # the first attempt stopped half-way: finish it
-        return await _complete(db, earlier, config=config, now=now)
+        return await _complete(db, earlier, config=config)
     return Accepted(earlier["_id"], earlier["photo_id"], earlier["result"]["still_needed"])
 
 
@@ -136,14 +136,11 @@ def _answer_document(submission: Submission, lease: Document, *, now: datetime) 
     }
 
 
-async def _complete(
-    db: Database, answer: Document, *, config: ConsensusConfig, now: datetime
-) -> Accepted:
-    photo = await store.find_photo(db, answer["photo_id"])
-    if photo is None:
-        raise LookupError(f"answer {answer['_id']} names a missing photo")
-    await aggregate_answer(db, answer, photo, config=config)
-    still_needed = await _record_on_photo(db, answer, config=config, now=now)
+async def _complete(db: Database, answer: Document, *, config: ConsensusConfig) -> Accepted:
+    photo = await _photo_of(db, answer)
+    estimates = await consensus_store.read_estimates(db)
+    await aggregate_answer(db, answer, photo, config=config, estimates=estimates)
+    still_needed = await _record_on_photo(db, answer, photo, config=config, estimates=estimates)
     await store.set_lease_state(db, answer["lease_id"], state="answered", expect="active")
     await store.count_contributor_answer(db, answer["contributor_id"])
     await counters.count(db, answers=1)
@@ -151,17 +148,28 @@ async def _complete(
     return Accepted(answer["_id"], answer["photo_id"], still_needed)
 
 
+async def _photo_of(db: Database, answer: Document) -> Document:
+    photo = await store.find_photo(db, answer["photo_id"])
+    if photo is None:
+        raise LookupError(f"answer {answer['_id']} names a missing photo")
+    return photo
+
+
 async def _record_on_photo(
-    db: Database, answer: Document, *, config: ConsensusConfig, now: datetime
+    db: Database,
+    answer: Document,
+    photo: Document,
+    *,
+    config: ConsensusConfig,
+    estimates: consensus_store.Estimates,
 ) -> int:
+    """Set the photo's queue state after `answer` (compare-and-set, retried from a fresh
+    read of the photo when another answer changed it first)."""
     contributor_id = answer["contributor_id"]
     for _ in range(_MAX_RETRIES):
-        photo = await store.find_photo(db, answer["photo_id"])
-        if photo is None:
-            raise LookupError(f"answer {answer['_id']} names a missing photo")
         if contributor_id in photo.get("answerers", ()):
             return int(photo["still_needed"])  # recorded by an earlier attempt
-        verdict, need = await photo_demand(db, photo, config=config)
+        verdict, need = await photo_demand(db, photo, config=config, estimates=estimates)
         fields = queue_state(photo, verdict=verdict, need=need)
         after = await store.record_answer(
             db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
@@ -170,4 +178,5 @@ async def _record_on_photo(
             await settle_bucket(db, after)
             await count_retirement(db, before=photo, after=after)
             return int(fields["still_needed"])
+        photo = await _photo_of(db, answer)
     raise RuntimeError("the photo kept changing under the answer")  # pragma: no cover

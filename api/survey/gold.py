@@ -9,9 +9,6 @@ update the contributor's reliability and never its consensus.
 
 from __future__ import annotations
 
-import random
-from datetime import datetime
-
 from api.database import Database, Document
 from api.survey import consensus_store, store
 from api.survey.queue import count_retirement, settle_bucket
@@ -25,13 +22,7 @@ def gold_share(gold_rate: float, *, gold_answers: int) -> float:
     return min(gold_rate * boost, 1.0)
 
 
-def gold_draws(share: float, *, count: int, rng: random.Random) -> int:
-    return sum(rng.random() < share for _ in range(count))
-
-
-async def mark_gold(
-    db: Database, photo_id: str, label_id: str, *, now: datetime
-) -> Document | None:
+async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | None:
     """Make a pre-labelled photo gold with `label_id`; None if it is not pre-labelled."""
     before = await store.find_photo(db, photo_id)
     photo = None if before is None else await store.mark_gold(db, before)

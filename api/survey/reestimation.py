@@ -38,7 +38,7 @@ CHECK_EVERY_SECONDS = 30.0
 _LEASE_SECONDS = 600.0
 
 
-async def reestimate_now(db: Database, config: ConsensusConfig, *, now: datetime) -> int:
+async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     """Re-estimate from every counted answer; returns how many photos were rescored."""
     votes = [
         VoteRecord(doc["photo_id"], doc["contributor_id"], vote_of(vote))
@@ -65,17 +65,19 @@ async def reestimate_now(db: Database, config: ConsensusConfig, *, now: datetime
         max_iterations=REESTIMATE_MAX_ITERATIONS,
         time_budget=REESTIMATE_TIME_BUDGET,
     )
-    await _save_crowd(db, result, config=config)
+    estimates = await _save_crowd(db, result, config=config)
     rescored = 0
     for photo_id, log_odds in result.log_odds.items():
         encoded = PhotoState(log_odds=log_odds).to_document()["log_odds"]
         answers = int(photos[photo_id].get("answer_count", 0))
         if await consensus_store.set_photo_log_odds(db, photo_id, encoded, answer_count=answers):
-            rescored += await rescore_photo(db, photo_id, config=config, now=now)
+            rescored += await rescore_photo(db, photo_id, config=config, estimates=estimates)
     return rescored
 
 
-async def _save_crowd(db: Database, result: Reestimate, *, config: ConsensusConfig) -> None:
+async def _save_crowd(
+    db: Database, result: Reestimate, *, config: ConsensusConfig
+) -> consensus_store.Estimates:
     for contributor_id, state in result.contributors.items():
         await consensus_store.set_contributor_state(db, contributor_id, state)
     weights = {c: s.vote_count for c, s in result.contributors.items() if s.vote_count}
@@ -86,19 +88,22 @@ async def _save_crowd(db: Database, result: Reestimate, *, config: ConsensusConf
         else None
     )
     answers = (await store.read_stats(db))["answers"]
-    await consensus_store.write_estimates(
-        db,
-        consensus_store.Estimates(
-            label_prior=result.label_prior,
-            pattern=result.pattern,
-            typical_accuracy=typical,
-            answers_at=answers,
-        ),
+    estimates = consensus_store.Estimates(
+        label_prior=result.label_prior,
+        pattern=result.pattern,
+        typical_accuracy=typical,
+        answers_at=answers,
     )
+    await consensus_store.write_estimates(db, estimates)
+    return estimates
 
 
 async def rescore_photo(
-    db: Database, photo_id: str, *, config: ConsensusConfig, now: datetime
+    db: Database,
+    photo_id: str,
+    *,
+    config: ConsensusConfig,
+    estimates: consensus_store.Estimates,
 ) -> int:
     """Bring a photo's queue state in line with its consensus now; 1 if it changed."""
     photo = await store.find_photo(db, photo_id)
@@ -106,7 +111,7 @@ async def rescore_photo(
         return 0
     if photo.get("retirement_reason") == "MODEL":
         return 0  # labelled by the model, never asked: nothing to rescore
-    verdict, need = await photo_demand(db, photo, config=config)
+    verdict, need = await photo_demand(db, photo, config=config, estimates=estimates)
     after = await store.rescore(db, photo, fields=queue_state(photo, verdict=verdict, need=need))
     if after is None:
         return 0  # an answer arrived meanwhile; it rescored the photo itself
@@ -139,7 +144,7 @@ async def _reestimate_if_due(db: Database, config: ConsensusConfig, *, holder: s
     ):
         return
     try:
-        rescored = await reestimate_now(db, config, now=now)
+        rescored = await reestimate_now(db, config)
         logger.info("re-estimated", extra={"answers": answers, "photos_rescored": rescored})
     finally:
         await consensus_store.release_reestimation_lease(db, holder=holder, now=datetime.now(UTC))

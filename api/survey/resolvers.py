@@ -109,7 +109,7 @@ class SurveyMutation:
         lease = await store.find_lease(context.db, str(lease_id))
         if lease is None or lease["contributor_id"] != caller.id or lease["state"] != "active":
             return LeaseNotFound(lease_id=lease_id, message="no active lease of yours has this id")
-        await tasks.release_task(context.db, lease, now=datetime.now(UTC))
+        await tasks.release_task(context.db, lease)
         return TaskReleased(lease_id=lease_id)
 
     @strawberry.mutation(description="Answer a leased task; safe to retry with the same key.")
@@ -145,9 +145,7 @@ class SurveyMutation:
         await info.context.admin()
         if not str(label_id).strip():
             raise BadInput("labelId must not be empty")
-        photo = await gold.mark_gold(
-            info.context.db, str(photo_id), str(label_id), now=datetime.now(UTC)
-        )
+        photo = await gold.mark_gold(info.context.db, str(photo_id), str(label_id))
         if photo is None:
             return PhotoNotReady(
                 photo_id=photo_id,

@@ -98,6 +98,11 @@ def exploration_buckets(counts: Mapping[int, int], *, draws: int, rng: random.Ra
     return rng.choices(population, weights=weights, k=draws)
 
 
+def draws(share: float, *, count: int, rng: random.Random) -> int:
+    """How many of `count` tasks are drawn aside, each independently with probability `share`."""
+    return sum(rng.random() < share for _ in range(count))
+
+
 def exploration_draws(policy: Policy, *, count: int, rng: random.Random) -> int:
-    """How many of `count` tasks explore (each independently with probability epsilon)."""
-    return sum(rng.random() < policy.exploration for _ in range(count))
+    """How many of `count` tasks explore (epsilon, `Policy.exploration`)."""
+    return draws(policy.exploration, count=count, rng=rng)

@@ -2,14 +2,16 @@
 ``predictions`` and the ``queue`` bookkeeping documents.
 
 The queue fields of a photo document (the photos store writes the rest):
-``status`` (``new`` -> ``open`` -> ``completed``), ``prediction`` (summary of the active
-model's), ``score``, ``priority``, ``answer_count``, ``still_needed``, ``holds`` (active
-leases: ``lease_id``, ``contributor_id``, ``expires_at``), ``answerers``, ``bucket`` (set only
-while the photo is *available*: open with a free lease slot) and ``queue_version``, which
-every queue write increments so that bucket moves can be made compare-and-set.
+``status`` (``new`` -> ``open`` -> ``retired``, or ``gold``; ``unreadable``), ``prediction``
+(summary of the active model's), ``score``, ``priority``, ``answer_count``, ``still_needed``,
+``holds`` (leases: ``lease_id``, ``contributor_id``, ``expires_at``), ``free_slots`` (lease
+slots left: `lease_slots` of ``still_needed`` less the holds, kept by ``$inc``),
+``answerers``, ``bucket`` (set only while the photo is *available*: open with a free slot)
+and ``queue_version``, which every queue write increments so that bucket moves can be made
+compare-and-set.
 
-The document ``queue/buckets`` counts available photos per bucket; ``queue/stats`` counts
-events for `stats`. Each query here is served by an index and matches a bounded set.
+The document ``queue/buckets`` counts available photos per bucket. Each query here is
+served by an index and matches a bounded set.
 """
 
 from __future__ import annotations

@@ -14,10 +14,16 @@ from datetime import datetime, timedelta
 
 from api.database import Database, Document
 from api.survey import consensus_store, store
-from api.survey.gold import gold_draws, gold_share
+from api.survey.gold import gold_share
 from api.survey.questions import Question, question_for
 from api.survey.queue import settle_bucket
-from api.survey.selection import Policy, exploration_buckets, exploration_draws, top_buckets
+from api.survey.selection import (
+    Policy,
+    draws,
+    exploration_buckets,
+    exploration_draws,
+    top_buckets,
+)
 
 MAX_TASKS_PER_REQUEST = 20
 # Candidates read per task wanted: headroom for photos taken by others in the meantime.
@@ -50,9 +56,7 @@ async def next_tasks(
 ) -> list[Task]:
     """Lease up to `count` photos to the contributor: gold photos at the gold rate, random
     ones at the exploration rate, the rest most needed first."""
-    leasing = _Leasing(
-        db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds), now=now
-    )
+    leasing = _Leasing(db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds))
     tasks = await _gold_tasks(leasing, gold_rate=gold_rate, count=count, rng=rng)
     counts = await store.read_bucket_counts(db)
     explore = exploration_draws(policy, count=count - len(tasks), rng=rng)
@@ -82,15 +86,15 @@ async def _gold_tasks(
     if gold_rate <= 0:
         return []
     state = await consensus_store.read_contributor_state(leasing.db, leasing.contributor_id)
-    draws = gold_draws(gold_share(gold_rate, gold_answers=state.gold_votes), count=count, rng=rng)
-    if not draws:
+    gold = draws(gold_share(gold_rate, gold_answers=state.gold_votes), count=count, rng=rng)
+    if not gold:
         return []
     picks = await store.find_gold_candidates(
-        leasing.db, contributor_id=leasing.contributor_id, limit=draws * _OVERFETCH
+        leasing.db, contributor_id=leasing.contributor_id, limit=gold * _OVERFETCH
     )
     rng.shuffle(picks)
     # Reported as exploration: a contributor must not be able to tell a gold photo.
-    return await leasing.claim_each(picks, want=draws, reason="exploration")
+    return await leasing.claim_each(picks, want=gold, reason="exploration")
 
 
 @dataclass
@@ -100,7 +104,6 @@ class _Leasing:
     db: Database
     contributor_id: str
     expires_at: datetime
-    now: datetime
     tried: set[str] = field(default_factory=set)
 
     async def candidates(self, buckets: list[int], want: int) -> list[Document]:
@@ -160,7 +163,7 @@ def _lease_document(task: Task, contributor_id: str, now: datetime) -> Document:
     }
 
 
-async def release_task(db: Database, lease: Document, *, now: datetime) -> None:
+async def release_task(db: Database, lease: Document) -> None:
     """Give a lease back: its photo's slot returns to the pool at once."""
     if await store.set_lease_state(db, lease["_id"], state="released", expect="active"):
         photo = await store.drop_hold(db, lease["photo_id"], lease_id=lease["_id"])

@@ -1,5 +1,5 @@
 from api.schema import schema
-from tests.conftest import REPO
+from tests.processes import REPO
 
 REGENERATE = "photosurvey export-schema --output schema.graphql"
 

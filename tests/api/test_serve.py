@@ -1,9 +1,7 @@
 """The real `photosurvey serve` process: start, answer, stop on SIGINT with no orphan."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,25 +9,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import children_of, command_line, free_port, wait_until_gone
-
-PHOTOSURVEY = str(Path(sys.executable).with_name("photosurvey"))
-
-
-def _environment(**variables: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSURVEY_")}
-    return clean | variables
+from api.embedded import port_listens
+from tests.processes import (
+    PHOTOSURVEY,
+    children_of,
+    command_line,
+    free_port,
+    photosurvey_environment,
+    wait_until_gone,
+)
 
 
 def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, "photosurvey serve exited during start-up"
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        # Ask over HTTP only once the port listens: a refused httpx connection leaves its
+        # socket to the garbage collector (a ResourceWarning, an error in this suite).
+        port = int(base_url.rsplit(":", 1)[1])
+        if port_listens(port) and httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200:
+            return
         time.sleep(0.2)
     raise AssertionError(f"{base_url}/readyz never answered 200")
 
@@ -37,7 +36,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    env = _environment(
+    env = photosurvey_environment(
         PHOTOSURVEY_DATA_DIR=str(tmp_path / "var"),
         PHOTOSURVEY_PORT=str(port),
         PHOTOSURVEY_ENV="dev",
@@ -85,7 +84,7 @@ def test_sigkill_of_the_service_leaves_no_database(
 def test_a_bad_setting_stops_start_up_naming_the_variable(variable: str, value: str) -> None:
     result = subprocess.run(
         [PHOTOSURVEY, "serve"],
-        env=_environment(**{variable: value}),
+        env=photosurvey_environment(**{variable: value}),
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,10 +1,7 @@
 """The whole loop on real parts: import photos with the CLI, pre-label them with the default
 model, and three contributors answer through GraphQL until every photo has its answers."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,9 +12,8 @@ from api.database import Database
 from api.settings import Settings
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from tests.api.survey.builders import answer_for, graphql, token_for
-from tests.conftest import REPO
+from tests.processes import REPO, run_photosurvey
 
-PHOTOSURVEY = str(Path(sys.executable).with_name("photosurvey"))
 SAMPLES = REPO / "api" / "samples"
 DEFAULT_MODEL = "efficientnet_lite0_int8@"
 
@@ -37,27 +33,14 @@ def _write_photos(folder: Path, count: int) -> None:
         Image.fromarray(pixels).save(folder / f"scene-{i:02d}.jpg", quality=85)
 
 
-def _cli(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSURVEY_")}
-    env |= {
-        "PHOTOSURVEY_MONGODB_URI": str(settings.mongodb_uri),
-        "PHOTOSURVEY_DB_NAME": settings.db_name,
-        "PHOTOSURVEY_DATA_DIR": str(settings.data_dir),
-        "PHOTOSURVEY_ENV": "dev",
-    }
-    return subprocess.run(
-        [PHOTOSURVEY, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-
-
 async def test_import_prelabel_and_answer_every_photo(
     http: httpx.AsyncClient, db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     _write_photos(tmp_path / "photos", 20)
-    imported = _cli(settings, "import", str(tmp_path / "photos"))
+    imported = run_photosurvey(settings, "import", str(tmp_path / "photos"))
     assert imported.returncode == 0, imported.stderr
     assert "imported 20" in imported.stdout + imported.stderr
-    prelabelled = _cli(settings, "prelabel")
+    prelabelled = run_photosurvey(settings, "prelabel")
     assert prelabelled.returncode == 0, prelabelled.stderr
     assert "pre-labelled 20 photos" in prelabelled.stdout
 

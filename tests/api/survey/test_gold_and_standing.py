@@ -1,10 +1,6 @@
 """Gold photos, contributors' standing and re-estimation, through GraphQL and the CLI."""
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +12,7 @@ from api.survey.aggregating import ConsensusConfig
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.reestimation import reestimate_now
 from tests.api.survey.builders import add_open_photos, graphql, token_for
-from tests.conftest import REPO
+from tests.processes import run_photosurvey
 
 MARK_GOLD = """mutation($photo: ID!, $label: ID!) {
   markGold(photoId: $photo, labelId: $label) {
@@ -122,7 +118,7 @@ async def test_reestimation_refreshes_reliabilities_and_rescoring(
     for name, token in tokens.items():
         await _answer_all(http, token, "n2" if name == "odd" else "n0")
     config = ConsensusConfig.from_settings(settings)
-    await reestimate_now(db, config, now=datetime.now(UTC))
+    await reestimate_now(db, config)
     estimates = await consensus_store.read_estimates(db)
     assert estimates.typical_accuracy is not None
     assert estimates.answers_at == (await db.answers.count_documents({}))
@@ -150,12 +146,6 @@ async def test_reestimation_runs_in_one_process_at_a_time(db: Database) -> None:
 def test_gold_command_line_refuses_bad_input(
     settings: Settings, arguments: list[str], code: int, message: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOSURVEY_")}
-    env |= {"PHOTOSURVEY_MONGODB_URI": str(settings.mongodb_uri),
-            "PHOTOSURVEY_DB_NAME": settings.db_name}  # fmt: skip
-    photosurvey = str(Path(sys.executable).with_name("photosurvey"))
-    result = subprocess.run(
-        [photosurvey, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    result = run_photosurvey(settings, *arguments)
     assert result.returncode == code
     assert message in result.stderr
