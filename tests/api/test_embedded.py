@@ -6,19 +6,20 @@ import time
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
 
+from api.database import connect
 from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from tests.processes import children_of, command_line, is_running, wait_until_gone
 
 
-def test_a_document_survives_a_restart(tmp_path: Path) -> None:
+async def test_a_document_survives_a_restart(tmp_path: Path) -> None:
     storage = tmp_path / "db"
     first = EmbeddedDatabase.start(storage)
     try:
         first.wait_until_ready()
-        with MongoClient(first.uri) as client:
-            client.survey.photos.insert_one({"_id": "p1", "name": "astronaut"})
+        client = connect(first.uri)
+        await client.survey.photos.insert_one({"_id": "p1", "name": "astronaut"})
+        await client.close()
     finally:
         first.stop()
     assert first.process.returncode == 0
@@ -26,13 +27,12 @@ def test_a_document_survives_a_restart(tmp_path: Path) -> None:
     second = EmbeddedDatabase.start(storage)
     try:
         second.wait_until_ready()
-        with MongoClient(second.uri) as client:
-            assert client.survey.photos.find_one({"_id": "p1"}) == {
-                "_id": "p1",
-                "name": "astronaut",
-            }
+        client = connect(second.uri)
+        found = await client.survey.photos.find_one({"_id": "p1"})
+        await client.close()
     finally:
         second.stop()
+    assert found == {"_id": "p1", "name": "astronaut"}
 
 
 def test_a_second_server_on_the_same_folder_fails_with_its_log(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_a_second_server_on_the_same_folder_fails_with_its_log(tmp_path: Path) -
         first.stop()
 
 
-def test_a_stray_config_file_in_the_working_directory_is_ignored(
+async def test_a_stray_config_file_in_the_working_directory_is_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Auto-discovered ./secantusd.toml would move the server to this port.
@@ -59,10 +59,12 @@ def test_a_stray_config_file_in_the_working_directory_is_ignored(
     server = EmbeddedDatabase.start(tmp_path / "data" / "db")
     try:
         server.wait_until_ready()
-        with MongoClient(server.uri) as client:
-            assert client.admin.command("ping")["ok"] == 1
+        client = connect(server.uri)
+        pong = await client.admin.command("ping")
+        await client.close()
     finally:
         server.stop()
+    assert pong["ok"] == 1
 
 
 def test_the_server_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> None:
