@@ -5,7 +5,8 @@
 - majority vote, ties broken by a seeded random choice;
 - batch: one full re-estimation (EM) over every answer;
 - online: answers fed one at a time through `ConsensusEngine.submit` (the service's update
-  path) in a seeded random order, with a full re-estimation every `REESTIMATE_EVERY` answers
+  path) in a seeded random order, with a full re-estimation on the service's schedule (each
+  time the answers double from `REESTIMATE_FIRST`, then every `REESTIMATE_EVERY` answers)
   that also rescores the stored consensus, and none after the last answer; then the same in
   file order (the files are sorted by worker or by item, not by arrival).
 """
@@ -26,7 +27,11 @@ from _crowd import CrowdData, accuracy, read_crowd, run_command  # noqa: E402
 
 from api.consensus.aggregation import PhotoState, majority  # noqa: E402
 from api.consensus.em import VoteRecord, reestimate  # noqa: E402
-from api.consensus.engine import REESTIMATE_EVERY, ConsensusEngine  # noqa: E402
+from api.consensus.engine import (  # noqa: E402
+    REESTIMATE_EVERY,
+    REESTIMATE_FIRST,
+    ConsensusEngine,
+)
 from api.consensus.evidence import Vote  # noqa: E402
 
 
@@ -81,9 +86,8 @@ def run(directory: Path, seed: int) -> dict[str, float | int]:
 
 
 def main() -> None:
-    run_command(
-        __doc__.splitlines()[0], run, setting=f"re-estimation every {REESTIMATE_EVERY} answers"
-    )
+    schedule = f"re-estimation as answers double from {REESTIMATE_FIRST}, then every"
+    run_command(__doc__.splitlines()[0], run, setting=f"{schedule} {REESTIMATE_EVERY} answers")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ that item's next unused real answer (file order). The engine asks until every it
 retired or has no answers left. Reliabilities come only from answers already given; the
 answer cap is set above the most answers any item has, so only confidence retires items.
 Compared with "use every answer" under the same aggregator (one full re-estimation over
-all answers); the adaptive run ends with one full re-estimation too, as the service runs
-them periodically, and items it reopens get more answers.
+all answers); the adaptive run re-estimates on the service's schedule (`reestimate_due`)
+and ends with one full re-estimation too, as the service runs them periodically, and items
+it reopens get more answers.
 
 Selection is the service's: started photos first, fewest answers still needed first
 (`Demand.priority`), with `EXPLORATION` of the asks going to a random new photo.
@@ -82,7 +83,6 @@ class Replay:
                 self._push(item)
 
     def run(self) -> None:
-        every = self.engine.settings.reestimate_every
         while True:
             item = self._next_item()
             if item is None:
@@ -90,12 +90,14 @@ class Replay:
                 if not self.started:
                     return
                 continue
+            if self.engine.reestimate_due():
+                self._reestimate()  # before the answer, as the engine would
+                if not self._wants_more(item):
+                    continue
             worker, label = self.queues[item].popleft()
             self.engine.submit(item, worker, self.data.evidence(label))
             self.used += 1
-            if self.used % every == 0:
-                self._reestimate()
-            elif self._wants_more(item):
+            if self._wants_more(item):
                 self._push(item)
 
     def predictions(self) -> dict[str, str | None]:

@@ -30,6 +30,7 @@ from api.consensus.engine import (
     AlreadyAnswered,
     ConsensusEngine,
     EngineSettings,
+    reestimate_due,
 )
 from api.consensus.evidence import (
     Answer,
@@ -109,6 +110,7 @@ __all__ = [
     "posterior",
     "posterior_from",
     "reestimate",
+    "reestimate_due",
     "reliability",
     "retirement_reason",
 ]

@@ -5,7 +5,7 @@ from statistics import mean
 
 import pytest
 
-from api.consensus.engine import AlreadyAnswered, ConsensusEngine, EngineSettings
+from api.consensus.engine import AlreadyAnswered, ConsensusEngine, EngineSettings, reestimate_due
 from api.consensus.retirement import RetirementReason
 from tests.api.consensus.builders import closed_answer, simulated_crowd
 
@@ -29,6 +29,27 @@ def test_reestimation_runs_before_the_answer_that_is_due_never_after_the_last() 
     counts = engine.label_prior.counts  # learned from the three photos before "p3"
     assert sum(counts.values()) == pytest.approx(3.0)
     assert counts["cat"] > counts["dog"]
+
+
+def test_reestimation_is_due_as_answers_double_then_every_fixed_gap() -> None:
+    ran = [0]  # answers at each re-estimation, starting from none
+    for answers in range(1, 10_000):
+        if reestimate_due(answers, ran[-1], every=2000, first=32):
+            ran.append(answers)
+    assert ran[1:9] == [32, 64, 128, 256, 512, 1024, 2048, 4048]
+    assert ran[-1] == 8048
+
+
+def test_the_engine_reestimates_on_that_schedule() -> None:
+    engine = ConsensusEngine(EngineSettings(reestimate_every=100, reestimate_first=4))
+    runs = []
+    for i in range(40):
+        due = engine.reestimate_due()
+        engine.submit(f"p{i}", "ann", closed_answer("cat"))
+        if due:
+            runs.append(i)  # the re-estimation ran before answer i
+    assert runs == [4, 8, 16, 32]
+    assert sum(engine.label_prior.counts.values()) == pytest.approx(32.0)
 
 
 def test_simulated_crowd_reaches_the_truth_and_ranks_the_bad_contributors_last() -> None:
