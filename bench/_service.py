@@ -73,6 +73,7 @@ def synthetic_prediction(rng: random.Random) -> dict[str, Any]:
         "model_version": MODEL_VERSION,
         "model_sha256": "0" * 64,
         "top_k": top_k,
+        "label_count": LABELS,
         "uncertainty": {
             "least_confidence": 1.0 - top,
             "margin": 1.0 - (top - probabilities[1]),

@@ -23,14 +23,16 @@ class LabelScore:
 class Prediction:
     """A model's answer for one photo.
 
-    `top_k` is ordered by probability, highest first (ties: lower output index first).
-    `model_version` and `model_sha256` identify the model file that produced it.
+    `top_k` is ordered by probability, highest first (ties: lower output index first), the
+    most probable of the model's `label_count` labels. `model_version` and `model_sha256`
+    identify the model file that produced it.
     """
 
     top_k: tuple[LabelScore, ...]
     uncertainty: Uncertainty
     model_version: str
     model_sha256: str
+    label_count: int
 
     @property
     def top(self) -> LabelScore:

@@ -1,6 +1,12 @@
 """Answers into consensus, online: each accepted answer updates its photo's evidence and
 its contributor's counts (``$inc``), then the photo's consensus decides whether it retires
-and how many more answers it needs (dynamic overlap). Pure core in `api.consensus`."""
+and how many more answers it needs (dynamic overlap). Pure core in `api.consensus`.
+
+A photo's prior is the model's prediction (`photo_prior`): its top-k probabilities, the
+rest spread over the model's other labels. The questions' options come from that top-k, so
+it is what makes "one of these" likely and lets NONE and a VERIFY "no" move the consensus
+off the model's labels. The default model is under-confident rather than over-confident on
+the evaluation photos (README, Consensus), so it does not push answers aside."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from api.consensus import (
     Demand,
     DescribeAnswer,
     LabelIndex,
+    ModelPrior,
+    Prior,
     ReliabilityPrior,
     RetirementPolicy,
     VerifyAnswer,
@@ -60,6 +68,21 @@ def consensus_answer(question: Question, value: Mapping[str, Any]) -> Answer:
     return DescribeAnswer(tags=tuple(value["describe"]))
 
 
+def model_prior(photo: Mapping[str, Any]) -> ModelPrior | None:
+    """The model's prediction for the photo as a prior; None if it has none, or one stored
+    before predictions recorded the size of the model's label space."""
+    prediction = photo.get("prediction") or {}
+    if not prediction.get("top_k") or "label_count" not in prediction:
+        return None
+    probabilities = {s["label_id"]: s["probability"] for s in prediction["top_k"]}
+    return ModelPrior(probabilities, label_count=prediction["label_count"])
+
+
+def photo_prior(photo: Mapping[str, Any], estimates: consensus_store.Estimates) -> Prior:
+    """The model's prediction for the photo, or the crowd's class prior if it has none."""
+    return model_prior(photo) or estimates.label_prior
+
+
 def label_index(photo: Mapping[str, Any]) -> LabelIndex:
     """Labels a DESCRIBE tag may name: the model's candidates for this photo, by id or name."""
     top_k = (photo.get("prediction") or {}).get("top_k", [])
@@ -86,7 +109,7 @@ async def aggregate_answer(
         await consensus_store.read_photo_state(db, photo["_id"]),
         await consensus_store.read_contributor_state(db, answer["contributor_id"]),
         evidence,
-        prior=estimates.label_prior,
+        prior=photo_prior(photo, estimates),
         reliability_prior=config.reliability,
         pattern=estimates.pattern,
     )
@@ -115,7 +138,7 @@ async def photo_demand(
 ) -> tuple[Consensus, Demand]:
     """The photo's consensus now, and what it still needs."""
     state = await consensus_store.read_photo_state(db, photo["_id"])
-    verdict = consensus(state, estimates.label_prior)
+    verdict = consensus(state, photo_prior(photo, estimates))
     typical = estimates.typical_accuracy
     need = demand(
         verdict,

@@ -54,6 +54,7 @@ def queue_fields(
     summary = {
         "model_version": prediction["model_version"],
         "top_k": list(prediction["top_k"]),
+        "label_count": prediction["label_count"],
         "uncertainty": dict(prediction["uncertainty"]),
     }
     photo_score = score(policy, uncertainty=summary["uncertainty"], draw=draw)

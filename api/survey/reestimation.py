@@ -2,9 +2,9 @@
 and the crowd's estimates, and rescores every photo (a photo may retire or reopen).
 
 It runs in the background of any service process, at most one at a time across processes
-(a lease in ``consensus_meta``), whenever `REESTIMATE_EVERY` answers arrived since the last
-one; EM itself runs in a worker thread and stops at its time budget, so requests never
-wait on it.
+(a lease in ``consensus_meta``), whenever one is due (`reestimate_due`: each time the
+answers double while there are few, then every `REESTIMATE_EVERY`); EM itself runs in a
+worker thread and stops at its time budget, so requests never wait on it.
 """
 
 from __future__ import annotations
@@ -17,24 +17,31 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from api.consensus import (
-    REESTIMATE_EVERY,
     ContributorState,
     PhotoState,
     Reestimate,
     VoteRecord,
     reestimate,
+    reestimate_due,
     reliability,
 )
 from api.consensus.engine import REESTIMATE_MAX_ITERATIONS, REESTIMATE_TIME_BUDGET
 from api.database import Database
 from api.periodic import run_periodically
 from api.survey import consensus_store, store
-from api.survey.aggregating import ConsensusConfig, photo_demand, queue_state, vote_of
+from api.survey.aggregating import (
+    ConsensusConfig,
+    model_prior,
+    photo_demand,
+    queue_state,
+    vote_of,
+)
 from api.survey.queue import count_retirement, settle_bucket
 
 logger = logging.getLogger(__name__)
 
-CHECK_EVERY_SECONDS = 30.0
+# Two point reads per check; frequent enough to catch the early, doubling re-estimations.
+CHECK_EVERY_SECONDS = 2.0
 _LEASE_SECONDS = 600.0
 
 
@@ -54,10 +61,17 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     photos = {doc["_id"]: doc async for doc in consensus_store.consensus_documents(db)}
     gold = {pid: doc["gold_label"] for pid, doc in photos.items() if doc.get("gold_label")}
     estimates = await consensus_store.read_estimates(db)
+    voted = sorted({vote.photo for vote in votes})
+    model_priors = {
+        doc["_id"]: prior
+        async for doc in store.predictions_of(db, voted)
+        if (prior := model_prior(doc)) is not None
+    }
     result = await asyncio.to_thread(
         reestimate,
         votes,
         gold=gold,
+        model_priors=model_priors,
         reliability_prior=config.reliability,
         start=contributors,
         start_prior=estimates.label_prior,
@@ -135,10 +149,9 @@ async def run_reestimation(db: Database, config: ConsensusConfig) -> AsyncIterat
 
 async def _reestimate_if_due(db: Database, config: ConsensusConfig, *, holder: str) -> None:
     answers = (await store.read_stats(db))["answers"]
-    since = answers - (await consensus_store.read_estimates(db)).answers_at
-    now = datetime.now(UTC)
-    if since < REESTIMATE_EVERY:
+    if not reestimate_due(answers, (await consensus_store.read_estimates(db)).answers_at):
         return
+    now = datetime.now(UTC)
     if not await consensus_store.take_reestimation_lease(
         db, holder=holder, now=now, seconds=_LEASE_SECONDS
     ):

@@ -17,7 +17,7 @@ served by an index and matches a bounded set.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +105,12 @@ def _free_for(photo: Document, contributor_id: str) -> bool:
 
 async def find_photo(db: Database, photo_id: str) -> Document | None:
     return await db.photos.find_one({"_id": photo_id})
+
+
+async def predictions_of(db: Database, photo_ids: list[str]) -> AsyncIterator[Document]:
+    """The stored predictions (``_id``, ``prediction``) of these photos."""
+    async for doc in db.photos.find({"_id": {"$in": photo_ids}}, {"prediction": 1}):
+        yield doc
 
 
 async def move_bucket(db: Database, doc: Document, *, bucket: int | None) -> bool:

@@ -132,6 +132,7 @@ def test_prediction_records_the_model(tmp_path: Path) -> None:
     assert prediction.model_version == "v7"
     assert prediction.model_sha256 == hashlib.sha256(model_path.read_bytes()).hexdigest()
     assert len(prediction.top_k) == 2
+    assert prediction.label_count == len(Model.from_path(model_path).labels) > 2
     assert prediction.to_dict()["top_k"][0]["label_id"] == "red"
 
 

@@ -23,8 +23,10 @@ CONFIG = ConsensusConfig.from_settings(Settings())
 
 
 def prediction(top: float, *, labels: int = 3, version: str = "test-model@1") -> dict[str, Any]:
-    """A prediction whose top label has probability `top` (least confidence = 1 - top)."""
-    rest = (1.0 - top) / (labels - 1)
+    """A prediction whose top label, n0, has probability `top` (least confidence = 1 - top);
+    the other `labels - 1` of its top-k share the rest, none above `top`, and the model's
+    other labels (1,000 in all) what is left."""
+    rest = min((1.0 - top) / (labels - 1), top)
     top_k = [{"label_id": "n0", "name": "label zero", "probability": top}]
     top_k += [
         {"label_id": f"n{i}", "name": f"label {i}", "probability": rest} for i in range(1, labels)
@@ -33,6 +35,7 @@ def prediction(top: float, *, labels: int = 3, version: str = "test-model@1") ->
         "model_version": version,
         "model_sha256": "0" * 64,
         "top_k": top_k,
+        "label_count": 1000,
         "uncertainty": {
             "least_confidence": 1.0 - top,
             "margin": 1.0 - (top - rest),
