@@ -9,7 +9,9 @@ models/efficientnet_lite0_float32.tflite --json /tmp/inference.json`.
 The true class of a photo is the WordNet id that starts its file name
 (`n01443537_goldfish.JPEG`); it is compared with the ids of the predicted labels (the
 default model's labels file holds WordNet ids). Top-1/top-5 are over all photos, predicted
-through `Model.predict_many`.
+through `Model.predict_many`. Calibration, for the consensus that takes the model's
+prediction as a photo's prior: the mean top-1 probability beside top-1 accuracy (below it:
+under-confident) and the expected calibration error over ten equal-width bins.
 
 Speed, in images per second (ips), all with interpreters on one thread:
 
@@ -82,6 +84,8 @@ class Accuracy:
     top1: float
     top5: float
     photos_without_label: int  # photos whose class is not among the model's label ids
+    mean_top_probability: float
+    calibration_error: float  # expected calibration error of the top-1 probability
 
 
 def fail(message: str) -> NoReturn:
@@ -172,11 +176,26 @@ def measure_accuracy(model: Model, photos: Sequence[Photo]) -> Accuracy:
         _rank(prediction, photo.wordnet_id)
         for prediction, photo in zip(predictions, photos, strict=True)
     ]
+    confidences = [prediction.top.probability for prediction in predictions]
     return Accuracy(
         top1=sum(rank == 0 for rank in hits) / len(photos),
         top5=sum(rank is not None and rank < 5 for rank in hits) / len(photos),
         photos_without_label=sum(photo.wordnet_id not in known for photo in photos),
+        mean_top_probability=statistics.fmean(confidences),
+        calibration_error=calibration_error(confidences, [rank == 0 for rank in hits]),
     )
+
+
+def calibration_error(confidences: Sequence[float], correct: Sequence[bool]) -> float:
+    """Expected calibration error: |accuracy - mean confidence| per tenth, weighted by size."""
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for confidence, right in zip(confidences, correct, strict=True):
+        bins.setdefault(min(int(confidence * 10), 9), []).append((confidence, right))
+    return sum(
+        abs(statistics.fmean(r for _, r in members) - statistics.fmean(c for c, _ in members))
+        * len(members)
+        for members in bins.values()
+    ) / len(confidences)
 
 
 def _rank(prediction: Prediction, wordnet_id: str) -> int | None:
@@ -331,6 +350,8 @@ def accuracy_results(args: argparse.Namespace, photos: Sequence[Photo]) -> dict[
         "int8_top1": int8.top1,
         "int8_top5": int8.top5,
         "int8_photos_without_label": int8.photos_without_label,
+        "int8_mean_top_probability": int8.mean_top_probability,
+        "int8_calibration_error": int8.calibration_error,
         "float_top1": None,
         "float_top5": None,
     }
@@ -358,6 +379,11 @@ def _accuracy_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "int8 top-1 / top-5",
             f"{_percent(results['int8_top1'])} / {_percent(results['int8_top5'])}",
+        ),
+        (
+            "int8 mean top-1 probability / calibration error",
+            f"{_percent(results['int8_mean_top_probability'])} / "
+            f"{_percent(results['int8_calibration_error'])}",
         ),
         (
             "float top-1 / top-5",

@@ -112,6 +112,7 @@ class Consensus:
     answer_count: int
     method: ConsensusMethod
     vote_count: int = 0  # answers that voted (NOT_SURE and unmatched tags do not)
+    support: float = 0.0  # votes that named `label` (a DESCRIBE vote naming k labels: 1/k)
 
 
 def posterior_from(log_odds: Mapping[str, float], prior: Prior) -> Posterior:
@@ -144,7 +145,8 @@ def consensus(photo: PhotoState, prior: Prior) -> Consensus:
         method = ConsensusMethod.MODEL
     else:
         method = ConsensusMethod.WEIGHTED
-    return Consensus(label, confidence, photo.answer_count, method, photo.vote_count)
+    support = photo.tally.get(label, 0.0) if label is not None else 0.0
+    return Consensus(label, confidence, photo.answer_count, method, photo.vote_count, support)
 
 
 def majority(photo: PhotoState, rng: random.Random) -> Consensus:

@@ -52,6 +52,7 @@ def test_split_answers_leave_one_vote_of_margin() -> None:
     )
     assert consensus(photo, CLOSED).label == "cat"
     assert consensus(photo, CLOSED).confidence == pytest.approx(0.7)
+    assert consensus(photo, CLOSED).support == 2.0  # the votes that named "cat"
 
 
 def test_a_single_answer_is_worth_the_prior_accuracy() -> None:

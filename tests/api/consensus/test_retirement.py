@@ -16,7 +16,10 @@ POLICY = RetirementPolicy()  # target 0.95, cap 7
 
 
 def weighted(confidence: float, answers: int) -> Consensus:
-    return Consensus("cat", confidence, answers, ConsensusMethod.WEIGHTED, vote_count=answers)
+    """Every answer a vote, all for the consensus label."""
+    return Consensus(
+        "cat", confidence, answers, ConsensusMethod.WEIGHTED, vote_count=answers, support=answers
+    )
 
 
 def test_defaults_are_the_services() -> None:
@@ -45,6 +48,14 @@ def test_one_vote_never_retires_a_photo_on_confidence() -> None:
     assert retirement_reason(weighted(0.999, 1), RetirementPolicy(min_votes=1)) is (
         RetirementReason.CONFIDENT
     )
+
+
+def test_a_label_no_vote_named_never_retires_a_photo_on_confidence() -> None:
+    # e.g. n1 after "n0" from a contributor who is always wrong, and a NONE
+    unnamed = Consensus("n1", 0.96, 2, ConsensusMethod.WEIGHTED, vote_count=2, support=0.0)
+    assert retirement_reason(unnamed, POLICY) is None
+    named_once = Consensus("n1", 0.96, 2, ConsensusMethod.WEIGHTED, vote_count=2, support=1.0)
+    assert retirement_reason(named_once, POLICY) is RetirementReason.CONFIDENT
 
 
 def test_gold_photos_never_retire() -> None:

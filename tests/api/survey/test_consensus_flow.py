@@ -16,8 +16,11 @@ from api.survey.operations import NEXT_TASKS, SUBMIT
 from tests.api.survey.builders import add_open_photos, graphql, token_for
 from tests.conftest import serve
 
-# One fixed seed for the crowd's answers and the service's draws. Measured over seeds 1-6,
-# five reach >= 95% (the acceptance bar); seed 5 reaches 37 of 40 (see the issue note).
+# One fixed seed for the crowd's answers and the service's draws. With the retirement target
+# at 0.95 a photo retired on confidence may be wrong up to 5% of the time by design, so on 40
+# photos the 95% bar is met by most crowds, not all: over seeds 1-12, eight reach it and four
+# get 35-37 of 40 (see the note on issue 5). Background re-estimation runs when its 2-second
+# check finds it due, so runs are not bit-for-bit alike; this seed passed every run measured.
 SEED = 1
 CANDIDATES = ["n0", "n1", "n2"]  # the builders' top-3 prediction
 ME = "{ me { name reliability agreementRate answerCount } }"
@@ -70,8 +73,10 @@ async def test_consensus_finds_the_truth_and_the_unreliable(
 
 async def _run(http: httpx.AsyncClient, db: Database, *, config: ConsensusConfig) -> None:
     rng = random.Random(SEED)
-    photo_ids = await add_open_photos(db, [0.3] * 40, config=config)  # CHOOSE n0..n2 or none
-    gold_ids = await add_open_photos(db, [0.3] * 8, config=config)
+    # CHOOSE n0..n2 or none; the model cannot tell the three apart, and the truth is drawn
+    # uniformly among them: its prediction is an honest prior here.
+    photo_ids = await add_open_photos(db, [1 / 3] * 40, config=config)
+    gold_ids = await add_open_photos(db, [1 / 3] * 8, config=config)
     truth = {photo_id: rng.choice(CANDIDATES) for photo_id in photo_ids + gold_ids}
     admin = await token_for(db, "admin", role="admin")
     for gold_id in gold_ids:
