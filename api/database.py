@@ -23,7 +23,10 @@ Document = dict[str, Any]
 # - point writes (update_one) filtering on ``_id`` plus conditions go through its ``_id``
 #   fast path and are atomic, so they carry compare-and-set conditions in the filter;
 # - find_one_and_update and index hints are slow on large collections, and update
-#   pipelines are not atomic under concurrency: none of them is used.
+#   pipelines are not atomic under concurrency: none of them is used;
+# - ``{"_id": {"$in": ids}}`` is fast for a page of ids (50 among 20,000 photos: 0.01 s) but
+#   grows about with the square of their number (10,000: 143 s, where a scan of all 20,000
+#   with a projection takes 1.8 s), so bulk reads scan with a projection instead.
 
 
 Client = AsyncMongoClient[Document]

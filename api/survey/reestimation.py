@@ -61,10 +61,9 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     photos = {doc["_id"]: doc async for doc in consensus_store.consensus_documents(db)}
     gold = {pid: doc["gold_label"] for pid, doc in photos.items() if doc.get("gold_label")}
     estimates = await consensus_store.read_estimates(db)
-    voted = sorted({vote.photo for vote in votes})
     model_priors = {
         doc["_id"]: prior
-        async for doc in store.predictions_of(db, voted)
+        async for doc in store.predictions_of(db, {vote.photo for vote in votes})
         if (prior := model_prior(doc)) is not None
     }
     result = await asyncio.to_thread(
