@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,15 @@ from api.app import INDEXES, create_app
 from api.database import Database, connect, ensure_indexes
 from api.embedded import EmbeddedDatabase
 from api.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Collect garbage after every test, so that a socket or file left unclosed warns (an
+    error here, ``filterwarnings = error``) in the test that left it, not in whichever later
+    test the garbage collector happens to run in."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
