@@ -31,7 +31,6 @@ from api.photos import files as photo_files
 from api.photos import store as photo_store
 from api.photos.routes import photo_routes
 from api.photos.samples import first_run_samples
-from api.photos.signing import signed_photo_url
 from api.prelabel.labeller import load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import schema
@@ -70,9 +69,6 @@ class Runtime:
             raise RuntimeError("the database is used before the app has started")
         return self._db
 
-    def photo_url(self, photo_id: str) -> str:
-        return signed_photo_url(photo_id, settings=self.settings)
-
 
 class PhotoSurveyGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime) -> None:
@@ -94,7 +90,6 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             db=self.runtime.db,
             policy=self.runtime.policy,
             consensus=self.runtime.consensus,
-            photo_url=self.runtime.photo_url,
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -30,8 +29,6 @@ class Context:
     db: Database
     policy: Policy
     consensus: ConsensusConfig
-    photo_url: Callable[[str], str]
-    """A signed, expiring URL of a photo's small copy, by photo id."""
     rng: random.Random
     loaders: SurveyLoaders
     _caller: Contributor | None = field(default=None, repr=False)

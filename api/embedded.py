@@ -67,7 +67,7 @@ class EmbeddedDatabase:
         config_path = storage_path.parent / "secantusd.toml"
         config_path.write_text(_CONFIG)
         log_path = storage_path.parent / "database.log"
-        port = _free_port()
+        port = free_port()
         command = [
             sys.executable, "-m", "secantus",
             "--config", str(config_path),
@@ -131,7 +131,8 @@ class EmbeddedDatabase:
         return "\n".join(lines[-_LOG_TAIL_LINES:])
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

@@ -3,7 +3,6 @@
     ClientError (a GraphQLError: never masked, never logged as a fault)
     ├── Unauthenticated   no token, or one that matches no contributor
     ├── Forbidden         the contributor's role does not allow the operation
-    ├── NotFound          the id names nothing
     └── BadInput          an argument is out of range or malformed
 
 Outcomes a client is expected to handle in normal use (an expired lease, a replayed key) are
@@ -30,10 +29,6 @@ class Unauthenticated(ClientError):
 
 class Forbidden(ClientError):
     code = "FORBIDDEN"
-
-
-class NotFound(ClientError):
-    code = "NOT_FOUND"
 
 
 class BadInput(ClientError):

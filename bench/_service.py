@@ -17,7 +17,6 @@ import math
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -162,13 +161,6 @@ def service_environ(*, mongodb_uri: str, db_name: str, port: int, data_dir: Path
         # Every request is logged at INFO; that would cost the service time.
         "PHOTOSURVEY_LOG_LEVEL": "WARNING",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

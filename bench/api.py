@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
 
 # This file is bench/api.py: with its folder first on sys.path, `import api` would find this
 # file instead of the service's package. Search the folder last.
@@ -48,12 +47,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 from _service import (  # noqa: E402
     Service,
     add_contributors,
-    free_port,
     load_pool,
     service_environ,
 )
 
-from api.embedded import EmbeddedDatabase  # noqa: E402
+from api.database import connect  # noqa: E402
+from api.embedded import EmbeddedDatabase, free_port  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from api.survey.operations import NEXT_TASKS, SUBMIT  # noqa: E402
 
@@ -214,7 +213,7 @@ async def bench_pool(
     environ = service_environ(mongodb_uri=uri, db_name=DB_NAME, port=port, data_dir=folder)
     # The settings the service process will read: the pool is opened under the same policy.
     service_config = Settings.from_environ(environ)
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
+    client = connect(uri)
     try:
         db = client[DB_NAME]
         started = time.perf_counter()

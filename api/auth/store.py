@@ -66,15 +66,6 @@ async def find_by_token(db: Database, token: str) -> Contributor | None:
     return None if doc is None else Contributor.from_document(doc)
 
 
-async def find_by_name(db: Database, name: str) -> Contributor | None:
-    doc = await db.contributors.find_one({"name": name})
-    return None if doc is None else Contributor.from_document(doc)
-
-
-async def count_contributors(db: Database) -> int:
-    return await db.contributors.count_documents({})
-
-
 async def issue_token(db: Database, name: str, *, role: Role) -> str:
     """A new token for `name`, creating the contributor if needed (any old token stops
     working). For development accounts that are re-issued at every start."""

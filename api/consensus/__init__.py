@@ -53,6 +53,7 @@ from api.consensus.reliability import (
     ReliabilityPrior,
     agreement_rate,
     reliability,
+    typical_accuracy,
 )
 from api.consensus.retirement import (
     SELECTION_EXPLORATION,
@@ -113,4 +114,5 @@ __all__ = [
     "reestimate_due",
     "reliability",
     "retirement_reason",
+    "typical_accuracy",
 ]

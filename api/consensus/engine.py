@@ -31,6 +31,7 @@ from api.consensus.reliability import (
     ErrorPattern,
     ReliabilityPrior,
     reliability,
+    typical_accuracy,
 )
 from api.consensus.retirement import Demand, RetirementPolicy, demand
 
@@ -90,8 +91,7 @@ class ConsensusEngine:
         self.label_prior = LabelPrior(label_count=self.settings.label_count)
         self.pattern = ErrorPattern()
         self.model_priors: dict[str, Prior] = {}
-        self.records: list[VoteRecord] = []
-        self._table = VoteTable()  # the same votes, kept encoded for re-estimation
+        self._table = VoteTable()  # every vote, kept encoded for re-estimation
         self._answered: set[tuple[str, str]] = set()
         self._alphabets: Counter[int] = Counter()
         self._answers = 0
@@ -99,10 +99,6 @@ class ConsensusEngine:
 
     def prior_for(self, photo: str) -> Prior:
         return self.model_priors.get(photo, self.label_prior)
-
-    def mark_gold(self, photo: str, label: str) -> None:
-        """Make `photo` a gold photo with a known label (its answers grade contributors)."""
-        self.photos.setdefault(photo, PhotoState()).gold_label = label
 
     def submit(self, photo: str, contributor: str, answer: Answer | Evidence) -> AnswerUpdate:
         """Accept one answer; re-estimates first when that is due (`reestimate_due`)."""
@@ -124,9 +120,7 @@ class ConsensusEngine:
         apply_update(photo_state, contributor_state, update)
         self._answered.add((photo, contributor))
         for vote in evidence.votes:
-            record = VoteRecord(photo, contributor, vote)
-            self.records.append(record)
-            self._table.append(record)
+            self._table.append(VoteRecord(photo, contributor, vote))
         self._alphabets.update(vote.alphabet_size for vote in evidence.votes)
         self._answers += 1
         return update
@@ -167,13 +161,10 @@ class ConsensusEngine:
         return consensus(self.photos.get(photo, PhotoState()), self.prior_for(photo))
 
     def typical_accuracy(self) -> float:
-        """Vote-weighted mean reliability: what one more answer is likely worth."""
+        """Vote-weighted mean reliability; the prior's mean before any vote."""
         prior = self.settings.reliability_prior
-        weights = {c: s.vote_count for c, s in self.contributors.items() if s.vote_count}
-        if not weights:
-            return prior.prior_mean
-        total = sum(weights.values())
-        return sum(reliability(self.contributors[c], prior) * n for c, n in weights.items()) / total
+        typical = typical_accuracy(self.contributors, prior)
+        return prior.prior_mean if typical is None else typical
 
     def demand(self, photo: str, *, typical_accuracy: float | None = None) -> Demand:
         """Retirement and answers still needed for `photo` (pass `typical_accuracy` to reuse it)."""

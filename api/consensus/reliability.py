@@ -34,6 +34,20 @@ Truth = str | None  # a label id, or None: "outside the options" (NONE is right)
 Confusion = dict[Truth, dict[Truth, float]]
 
 
+def _encode_confusion(confusion: Confusion) -> dict[str, dict[str, float]]:
+    """Counts as a BSON-able dict of dicts; labels become field-safe keys."""
+    return {
+        encode_key(t): {encode_key(a): n for a, n in row.items()} for t, row in confusion.items()
+    }
+
+
+def _decode_confusion(document: Mapping[str, Mapping[str, Any]]) -> Confusion:
+    return {
+        decode_key(t): {decode_key(a): float(n) for a, n in row.items()}
+        for t, row in document.items()
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ReliabilityPrior:
     """Beta prior on a contributor's accuracy and the weight of the one-coin guess.
@@ -62,10 +76,7 @@ class ContributorState:
     def to_document(self) -> dict[str, Any]:
         """Plain BSON-able dict; labels become field-safe keys (see `keys.encode_key`)."""
         return {
-            "confusion": {
-                encode_key(t): {encode_key(a): n for a, n in row.items()}
-                for t, row in self.confusion.items()
-            },
+            "confusion": _encode_confusion(self.confusion),
             "vote_count": self.vote_count,
             "agreed": self.agreed,
             "gold_votes": self.gold_votes,
@@ -74,12 +85,8 @@ class ContributorState:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> ContributorState:
-        confusion: Confusion = {
-            decode_key(t): {decode_key(a): float(n) for a, n in row.items()}
-            for t, row in document.get("confusion", {}).items()
-        }
         return cls(
-            confusion=confusion,
+            confusion=_decode_confusion(document.get("confusion", {})),
             vote_count=int(document.get("vote_count", 0)),
             agreed=float(document.get("agreed", 0.0)),
             gold_votes=int(document.get("gold_votes", 0)),
@@ -92,6 +99,18 @@ def reliability(state: ContributorState, prior: ReliabilityPrior) -> float:
     diagonal = sum(row.get(t, 0.0) for t, row in state.confusion.items())
     total = sum(sum(row.values()) for row in state.confusion.values())
     return (diagonal + prior.prior_strength * prior.prior_mean) / (total + prior.prior_strength)
+
+
+def typical_accuracy(
+    contributors: Mapping[str, ContributorState], prior: ReliabilityPrior
+) -> float | None:
+    """Vote-weighted mean reliability (what one more answer is likely worth); None before
+    any vote."""
+    weights = {c: s.vote_count for c, s in contributors.items() if s.vote_count}
+    if not weights:
+        return None
+    total = sum(weights.values())
+    return sum(reliability(contributors[c], prior) * n for c, n in weights.items()) / total
 
 
 def agreement_rate(state: ContributorState) -> float | None:
@@ -119,19 +138,13 @@ class ErrorPattern:
 
     def to_document(self) -> dict[str, Any]:
         return {
-            "errors": {
-                encode_key(t): {encode_key(a): n for a, n in row.items()}
-                for t, row in self.errors.items()
-            },
+            "errors": _encode_confusion(self.errors),
             "pseudo": self.pseudo,
         }
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> ErrorPattern:
-        errors: Confusion = {
-            decode_key(t): {decode_key(a): float(n) for a, n in row.items()}
-            for t, row in document.get("errors", {}).items()
-        }
+        errors = _decode_confusion(document.get("errors", {}))
         return cls(errors=errors, pseudo=float(document.get("pseudo", 1.0)))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from api.photos.records import PhotoSize
-from api.settings import MIN_SECRET_KEY_LENGTH, PREFIX, Settings, SettingsError
+from api.settings import MIN_SECRET_KEY_LENGTH, Settings
 
 KEY_FILE = "secret_key"
 
@@ -37,8 +37,7 @@ def load_secret_key(settings: Settings) -> bytes:
     """The URL-signing key: the configured one, else (dev only) the one in ``DATA_DIR``."""
     if settings.secret_key is not None:
         return settings.secret_key.encode()
-    if not settings.is_dev:
-        raise SettingsError(f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production")
+    settings.check_can_serve()  # production needs the configured key
     return _dev_key(settings.data_dir / KEY_FILE)
 
 

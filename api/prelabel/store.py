@@ -16,20 +16,18 @@ async def claim_new_photos(
 ) -> list[Document]:
     """Up to `limit` photos still ``new`` and not claimed by a live worker, now claimed by
     `worker` for `CLAIM_SECONDS` (a crashed worker's claims lapse)."""
-    cursor = db.photos.find({"status": "new"}, {"prelabel_claim": 1})
-    candidates = [doc["_id"] async for doc in cursor.limit(limit * _CANDIDATES_PER_CLAIM)
+    cursor = db.photos.find({"status": "new"}, {"prelabel_claim": 1, "small_file_id": 1})
+    candidates = [doc async for doc in cursor.limit(limit * _CANDIDATES_PER_CLAIM)
                   if _unclaimed(doc, now)]  # fmt: skip
     claim = {"worker": worker, "until": now + timedelta(seconds=CLAIM_SECONDS)}
     free = {"$or": [{"prelabel_claim": None}, {"prelabel_claim.until": {"$lte": now}}]}
     claimed = []
-    for photo_id in candidates[:limit]:
+    for photo in candidates[:limit]:
         taken = await db.photos.update_one(
-            {"_id": photo_id, "status": "new", **free}, {"$set": {"prelabel_claim": claim}}
+            {"_id": photo["_id"], "status": "new", **free}, {"$set": {"prelabel_claim": claim}}
         )
         if taken.modified_count:
-            photo = await db.photos.find_one({"_id": photo_id}, {"small_file_id": 1})
-            if photo is not None:
-                claimed.append(photo)
+            claimed.append({"_id": photo["_id"], "small_file_id": photo["small_file_id"]})
     return claimed
 
 

@@ -19,7 +19,7 @@ from api.database import Database, Document
 from api.survey import consensus_store, store
 from api.survey.aggregating import ConsensusConfig, aggregate_answer, photo_demand, queue_state
 from api.survey.questions import Answer, Question, invalid_reason
-from api.survey.queue import count_retirement, settle_bucket
+from api.survey.queue import settle_change
 
 _MAX_RETRIES = 8
 
@@ -175,8 +175,7 @@ async def _record_on_photo(
             db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
         )
         if after is not None:
-            await settle_bucket(db, after)
-            await count_retirement(db, before=photo, after=after)
+            await settle_change(db, before=photo, after=after)
             return int(fields["still_needed"])
         photo = await _photo_of(db, answer)
     raise RuntimeError("the photo kept changing under the answer")  # pragma: no cover

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from api.database import Database, Document
 from api.survey import consensus_store, store
-from api.survey.queue import count_retirement, settle_bucket
+from api.survey.queue import settle_change
 
 NEW_CONTRIBUTOR_GOLD = 5
 
@@ -25,10 +25,11 @@ def gold_share(gold_rate: float, *, gold_answers: int) -> float:
 async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | None:
     """Make a pre-labelled photo gold with `label_id`; None if it is not pre-labelled."""
     before = await store.find_photo(db, photo_id)
-    photo = None if before is None else await store.mark_gold(db, before)
-    if photo is None or before is None:
+    if before is None:
+        return None
+    photo = await store.mark_gold(db, before)
+    if photo is None:
         return None
     await consensus_store.set_gold_label(db, photo_id, label_id)
-    await settle_bucket(db, photo)
-    await count_retirement(db, before=before, after=photo)
+    await settle_change(db, before=before, after=photo)
     return photo

@@ -13,7 +13,7 @@ from api.consensus import ConsensusMethod, RetirementReason
 from api.database import Database, Document
 from api.survey import store
 from api.survey.aggregating import ConsensusConfig
-from api.survey.queue import count_retirement, settle_bucket
+from api.survey.queue import settle_change
 from api.survey.selection import Policy, auto_accepts, score
 from api.survey.store import lease_slots
 
@@ -36,9 +36,8 @@ async def open_photo(
     photo = await store.open_photo(db, photo_id, fields=fields)
     if photo is None:
         return None
-    await settle_bucket(db, photo)
+    await settle_change(db, before={}, after=photo)
     await counters.count(db, prelabelled=1)
-    await count_retirement(db, before={}, after=photo)
     return photo
 
 

@@ -55,3 +55,9 @@ async def count_retirement(
             change[f"retired.{reason}"] = change.get(f"retired.{reason}", 0) + sign
             change["retired_answers"] = change.get("retired_answers", 0) + sign * answers
     await counters.count(db, **change)
+
+
+async def settle_change(db: Database, *, before: Mapping[str, Any], after: Document) -> None:
+    """After a compare-and-set change of a photo: its bucket, then the retired counts."""
+    await settle_bucket(db, after)
+    await count_retirement(db, before=before, after=after)

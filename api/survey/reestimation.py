@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from api import counters
 from api.consensus import (
     ContributorState,
     PhotoState,
@@ -23,7 +24,7 @@ from api.consensus import (
     VoteRecord,
     reestimate,
     reestimate_due,
-    reliability,
+    typical_accuracy,
 )
 from api.consensus.engine import REESTIMATE_MAX_ITERATIONS, REESTIMATE_TIME_BUDGET
 from api.database import Database
@@ -36,7 +37,7 @@ from api.survey.aggregating import (
     queue_state,
     vote_of,
 )
-from api.survey.queue import count_retirement, settle_bucket
+from api.survey.queue import settle_change
 
 logger = logging.getLogger(__name__)
 
@@ -93,18 +94,11 @@ async def _save_crowd(
 ) -> consensus_store.Estimates:
     for contributor_id, state in result.contributors.items():
         await consensus_store.set_contributor_state(db, contributor_id, state)
-    weights = {c: s.vote_count for c, s in result.contributors.items() if s.vote_count}
-    typical = (
-        sum(reliability(result.contributors[c], config.reliability) * n for c, n in weights.items())
-        / sum(weights.values())
-        if weights
-        else None
-    )
-    answers = (await store.read_stats(db))["answers"]
+    answers = int((await counters.read_counts(db)).get("answers", 0))
     estimates = consensus_store.Estimates(
         label_prior=result.label_prior,
         pattern=result.pattern,
-        typical_accuracy=typical,
+        typical_accuracy=typical_accuracy(result.contributors, config.reliability),
         answers_at=answers,
     )
     await consensus_store.write_estimates(db, estimates)
@@ -128,8 +122,7 @@ async def rescore_photo(
     after = await store.rescore(db, photo, fields=queue_state(photo, verdict=verdict, need=need))
     if after is None:
         return 0  # an answer arrived meanwhile; it rescored the photo itself
-    await settle_bucket(db, after)
-    await count_retirement(db, before=photo, after=after)
+    await settle_change(db, before=photo, after=after)
     return 1
 
 
@@ -147,7 +140,7 @@ async def run_reestimation(db: Database, config: ConsensusConfig) -> AsyncIterat
 
 
 async def _reestimate_if_due(db: Database, config: ConsensusConfig, *, holder: str) -> None:
-    answers = (await store.read_stats(db))["answers"]
+    answers = int((await counters.read_counts(db)).get("answers", 0))
     if not reestimate_due(answers, (await consensus_store.read_estimates(db)).answers_at):
         return
     now = datetime.now(UTC)

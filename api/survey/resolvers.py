@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.errors import BadInput
+from api.photos.signing import signed_photo_url
 from api.survey import answering, gold, standing, store, tasks
 from api.survey.questions import Answer, QuestionKind, normalise_tags
 from api.survey.types import (
@@ -204,7 +205,7 @@ def _task(task: tasks.Task, context: Context) -> Task:
         lease_id=strawberry.ID(task.lease_id),
         expires_at=task.expires_at,
         photo_id=strawberry.ID(task.photo_id),
-        photo_url=context.photo_url(task.photo_id),
+        photo_url=signed_photo_url(task.photo_id, settings=context.settings),
         question=Question(kind=kind, prompt=prompt, labels=labels),
         reason=TaskReason(policy=task.policy, score=task.score, model_version=task.model_version),
     )

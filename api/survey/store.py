@@ -303,11 +303,7 @@ async def mark_gold(db: Database, doc: Document) -> Document | None:
     if doc.get("status") not in ("open", "retired", "gold"):
         return None
     fields = {"status": "gold", "still_needed": GOLD_SLOTS, "retirement_reason": None}
-    freed = lease_slots(GOLD_SLOTS) - lease_slots(doc["still_needed"])
-    marked = await db.photos.update_one(
-        _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
-    )
-    return await find_photo(db, doc["_id"]) if marked.modified_count else None
+    return await rescore(db, doc, fields=fields)
 
 
 def _unchanged(doc: Document) -> Document:

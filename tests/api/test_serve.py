@@ -9,12 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.embedded import port_listens
+from api.embedded import free_port, port_listens
 from tests.processes import (
     PHOTOSURVEY,
     children_of,
     command_line,
-    free_port,
     photosurvey_environment,
     wait_until_gone,
 )
