@@ -31,7 +31,7 @@ from api.photos import files as photo_files
 from api.photos import store as photo_store
 from api.photos.routes import photo_routes
 from api.photos.samples import first_run_samples
-from api.prelabel.labeller import load_labeller
+from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import schema
 from api.settings import Settings
@@ -61,6 +61,7 @@ class Runtime:
     policy: Policy
     consensus: ConsensusConfig
     rng: random.Random
+    labeller: Labeller | None  # the pre-label worker's model; None with the worker off
     _db: Database | None = field(default=None, repr=False)
 
     @property
@@ -96,7 +97,9 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the service; with no `settings`, read them from the environment."""
+    """Build the service; with no `settings`, read them from the environment. Bad settings
+    (`SettingsError`) and, with the pre-label worker on, a bad model file (`InferenceError`)
+    fail here, before anything is served."""
     settings = Settings.from_environ() if settings is None else settings
     settings.check_can_serve()
     configure_logging(settings.log_level)
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         policy=Policy.from_settings(settings),
         consensus=ConsensusConfig.from_settings(settings),
         rng=random.Random(settings.random_seed),
+        labeller=load_labeller(settings) if settings.prelabel_worker else None,
     )
 
     async def healthz(request: Request) -> Response:
@@ -150,8 +154,8 @@ async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
                 print(message, flush=True)
         await stack.enter_async_context(run_lease_reaper(runtime.db))
         await stack.enter_async_context(run_reestimation(runtime.db, runtime.consensus))
-        if settings.prelabel_worker:
-            prelabeller = Prelabeller.from_settings(runtime.db, load_labeller(settings), settings)
+        if runtime.labeller is not None:
+            prelabeller = Prelabeller.from_settings(runtime.db, runtime.labeller, settings)
             await stack.enter_async_context(run_prelabel_worker(prelabeller))
         logger.info("service started", extra={"env": settings.env, "db": settings.db_name})
         yield

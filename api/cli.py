@@ -12,13 +12,13 @@ from pathlib import Path
 import uvicorn
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from api.app import create_app
 from api.auth.store import add_contributor
 from api.connection import open_database
 from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
 from api.photos.importer import run_import
 from api.prelabel.command import run_prelabel
-from api.prelabel.labeller import load_labeller
 from api.schema import schema
 from api.settings import Settings, SettingsError
 from api.survey import gold
@@ -96,16 +96,8 @@ def _contributor_name(value: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()  # fail before uvicorn starts, naming the variable
-    settings.check_can_serve()
-    if settings.prelabel_worker:
-        load_labeller(settings)  # likewise a missing or bad model file (InferenceError)
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # create_app configures logging
-    )
+    app = create_app(settings)  # likewise a missing or bad model file (InferenceError)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)  # logging: app
     return 0
 
 

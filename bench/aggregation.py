@@ -25,14 +25,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 
 from _crowd import CrowdData, accuracy, read_crowd, run_command  # noqa: E402
 
-from api.consensus.aggregation import PhotoState, majority  # noqa: E402
+from api.consensus.aggregation import PhotoState, majority, posterior_from  # noqa: E402
 from api.consensus.em import VoteRecord, reestimate  # noqa: E402
 from api.consensus.engine import (  # noqa: E402
     REESTIMATE_EVERY,
     REESTIMATE_FIRST,
     ConsensusEngine,
 )
-from api.consensus.evidence import Vote  # noqa: E402
 
 
 def majority_accuracy(data: CrowdData, seed: int) -> float:
@@ -46,16 +45,17 @@ def majority_accuracy(data: CrowdData, seed: int) -> float:
 
 
 def batch_accuracy(data: CrowdData) -> float:
-    engine = ConsensusEngine()
     records = [
-        VoteRecord(item, worker, Vote(data.labels, label, none_allowed=False))
+        VoteRecord(item, worker, vote)
         for item, worker, label in data.answers
+        for vote in data.evidence(label).votes
     ]
-    result = reestimate(records, reliability_prior=engine.settings.reliability_prior)
-    engine.label_prior = result.label_prior
-    for item, log_odds in result.log_odds.items():
-        engine.photos[item] = PhotoState(log_odds=log_odds, vote_count=1)
-    return accuracy({item: engine.consensus(item).label for item in engine.photos}, data.truth)
+    result = reestimate(records)
+    predicted = {
+        item: posterior_from(log_odds, result.label_prior).top()[0]
+        for item, log_odds in result.log_odds.items()
+    }
+    return accuracy(predicted, data.truth)
 
 
 def online_accuracy(data: CrowdData, order: list[int]) -> float:

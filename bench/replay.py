@@ -32,7 +32,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 from _crowd import CrowdData, accuracy, read_crowd, run_command  # noqa: E402
 
 from api.consensus.engine import ConsensusEngine, EngineSettings  # noqa: E402
-from api.consensus.retirement import SELECTION_EXPLORATION, RetirementPolicy  # noqa: E402
+from api.consensus.retirement import Demand, RetirementPolicy  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+EXPLORATION = Settings().exploration  # the service's default share of random asks
 
 
 class Replay:
@@ -52,18 +55,22 @@ class Replay:
         self.used = 0
         self.typical = self.engine.typical_accuracy()
 
-    def _wants_more(self, item: str) -> bool:
+    def _open_demand(self, item: str) -> Demand | None:
+        """The item's demand while it wants (and has) more answers; None once it is done."""
         demand = self.engine.demand(item, typical_accuracy=self.typical)
-        return (
-            bool(self.queues[item]) and demand.retired is None and demand.answers_still_needed > 0
-        )
+        wants = demand.retired is None and demand.answers_still_needed > 0
+        return demand if wants and self.queues[item] else None
 
-    def _push(self, item: str) -> None:
-        priority = self.engine.demand(item, typical_accuracy=self.typical).priority
-        heapq.heappush(self.started, (-priority, self.rng.randrange(1 << 30), item))
+    def _wants_more(self, item: str) -> bool:
+        return self._open_demand(item) is not None
+
+    def _push_if_open(self, item: str) -> None:
+        demand = self._open_demand(item)
+        if demand is not None:
+            heapq.heappush(self.started, (-demand.priority, self.rng.randrange(1 << 30), item))
 
     def _next_item(self) -> str | None:
-        explore = self.rng.random() < SELECTION_EXPLORATION
+        explore = self.rng.random() < EXPLORATION
         while self.started and not explore:
             _, _, item = heapq.heappop(self.started)
             if self._wants_more(item):
@@ -79,8 +86,7 @@ class Replay:
         self.typical = self.engine.typical_accuracy()
         self.started = []
         for item in self.engine.photos:  # rescored: some retired photos may reopen
-            if self._wants_more(item):
-                self._push(item)
+            self._push_if_open(item)
 
     def run(self) -> None:
         while True:
@@ -97,8 +103,7 @@ class Replay:
             worker, label = self.queues[item].popleft()
             self.engine.submit(item, worker, self.data.evidence(label))
             self.used += 1
-            if self._wants_more(item):
-                self._push(item)
+            self._push_if_open(item)
 
     def predictions(self) -> dict[str, str | None]:
         return {item: self.engine.consensus(item).label for item in self.queues}
@@ -129,7 +134,7 @@ def run(directory: Path, seed: int) -> dict[str, float | int]:
 
 
 def main() -> None:
-    run_command(__doc__.splitlines()[0], run, setting=f"exploration {SELECTION_EXPLORATION}")
+    run_command(__doc__.splitlines()[0], run, setting=f"exploration {EXPLORATION}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,6 @@ from api.consensus.reliability import (
     typical_accuracy,
 )
 from api.consensus.retirement import (
-    SELECTION_EXPLORATION,
     Demand,
     RetirementPolicy,
     RetirementReason,
@@ -67,7 +66,6 @@ from api.consensus.retirement import (
 
 __all__ = [
     "REESTIMATE_EVERY",
-    "SELECTION_EXPLORATION",
     "AlreadyAnswered",
     "Answer",
     "AnswerUpdate",

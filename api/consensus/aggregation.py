@@ -211,32 +211,28 @@ def answer_update(
     pattern: ErrorPattern | None = None,
 ) -> AnswerUpdate:
     """The online update for one accepted answer, from the states before it."""
-    if photo.gold_label is not None:
+    is_gold = photo.gold_label is not None
+    if is_gold:
         before = posterior(photo, prior)
     else:
         # The vote's options join the explicit labels (at 0, where they were while unnamed),
         # so that a closed label space has a posterior even before the first vote.
         named = {t: 0.0 for vote in evidence.votes for t in vote.options}
         before = posterior_from(named | photo.log_odds, prior)
-    truth_weights = dict(before.probabilities)
     label, _ = before.top()
-    compared = photo.gold_label is not None or photo.vote_count > 0
-    log_odds: dict[str, float] = {}
+    compared = is_gold or photo.vote_count > 0
     counts: dict[tuple[Truth, Truth], float] = {}
     tally: dict[str, float] = {}
     agreed = 0.0
     for vote in evidence.votes:
-        if photo.gold_label is None:  # gold answers teach reliability, never consensus
-            for t, x in vote_terms(contributor, vote, reliability_prior, pattern).items():
-                log_odds[t] = log_odds.get(t, 0.0) + x
-            if vote.choice is not None:
-                tally[vote.choice] = tally.get(vote.choice, 0.0) + vote.weight
-        for key, n in count_increments(vote, truth_weights).items():
+        if not is_gold and vote.choice is not None:  # gold answers never move consensus
+            tally[vote.choice] = tally.get(vote.choice, 0.0) + vote.weight
+        for key, n in count_increments(vote, before.probabilities).items():
             counts[key] = counts.get(key, 0.0) + n
         agreed += 1.0 if compared and _agrees(vote, label) else 0.0
-    is_gold = photo.gold_label is not None
+    votes = [(contributor, vote) for vote in evidence.votes]
     return AnswerUpdate(
-        log_odds=log_odds,
+        log_odds={} if is_gold else log_odds_of(votes, reliability_prior, pattern),
         tally=tally,
         counts=counts,
         votes=len(evidence.votes),

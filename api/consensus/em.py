@@ -88,11 +88,11 @@ def reestimate(
     it stops when no posterior moves by `tolerance`, after `max_iterations`, or when
     `time_budget` seconds are spent, whichever comes first.
     """
+    table = records if isinstance(records, VoteTable) else _table(records)
     if start_prior is not None:  # its labels belong to the space even without votes yet
-        records = records if isinstance(records, VoteTable) else _table(records)
         for label in start_prior.counts:
-            records.add_label(label)
-    solver = _Solver(records, gold or {}, model_priors or {}, label_count, reliability_prior)
+            table.add_label(label)
+    solver = _Solver(table, gold or {}, model_priors or {}, label_count, reliability_prior)
     warm = (start or {}, start_prior, start_pattern or ErrorPattern())
     return solver.run(warm, max_iterations, tolerance, time_budget)
 
@@ -100,14 +100,13 @@ def reestimate(
 class _Solver:
     def __init__(
         self,
-        records: Sequence[VoteRecord] | VoteTable,
+        table: VoteTable,
         gold: Mapping[str, str],
         model_priors: Mapping[str, Prior],
         label_count: int | None,
         reliability_prior: ReliabilityPrior | None,
     ) -> None:
         self.prior = reliability_prior or ReliabilityPrior()
-        table = records if isinstance(records, VoteTable) else _table(records)
         for label in [t for p in model_priors.values() for t in p.labels()] + list(gold.values()):
             table.add_label(label)
         self.votes = v = Votes(table)

@@ -119,8 +119,3 @@ def demand(
         )
     )
     return Demand(reason, needed, consensus.answer_count > 0)
-
-
-# Share of asks that go to a random new photo instead of finishing started ones, so that
-# contributors are measured on fresh photos early and no corner of the pool starves.
-SELECTION_EXPLORATION = 0.1

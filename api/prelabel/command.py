@@ -31,11 +31,10 @@ async def _prelabel_all(settings: Settings, labeller: Labeller) -> tuple[int, in
         await ensure_indexes(db, survey_store.INDEXES)
         prelabeller = Prelabeller.from_settings(db, labeller, settings)
         total = await db.photos.count_documents({"status": "new"})
-        unreadable_before = await db.photos.count_documents({"status": "unreadable"})
-        claimed = 0
+        claimed = unreadable = 0
         with tqdm(total=total, desc="pre-labelling", unit="photo", file=sys.stderr) as bar:
-            while batch := await prelabeller.run_batch():
-                claimed += batch
-                bar.update(batch)
-        unreadable = await db.photos.count_documents({"status": "unreadable"})
-        return claimed, unreadable - unreadable_before
+            while (batch := await prelabeller.run_batch()).claimed:
+                claimed += batch.claimed
+                unreadable += batch.unreadable
+                bar.update(batch.claimed)
+        return claimed, unreadable

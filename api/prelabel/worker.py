@@ -32,6 +32,14 @@ logger = logging.getLogger(__name__)
 IDLE_SECONDS = 2.0
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What one batch did: photos claimed, and how many of them could not be read."""
+
+    claimed: int
+    unreadable: int
+
+
 @dataclass
 class Prelabeller:
     """Pre-labels batches of new photos with one model."""
@@ -54,18 +62,20 @@ class Prelabeller:
             batch=settings.prelabel_batch,
         )
 
-    async def run_batch(self) -> int:
-        """Claim and pre-label one batch; returns how many photos were claimed."""
+    async def run_batch(self) -> Batch:
+        """Claim and pre-label one batch."""
         now = datetime.now(UTC)
         photos = await claim_new_photos(self.db, worker=self.worker, limit=self.batch, now=now)
         images = [await self._small_copy(photo) for photo in photos]
+        unreadable = 0
         for photo, outcome in zip(photos, await self._predict(images), strict=True):
             if isinstance(outcome, Prediction):
                 await self._open(photo["_id"], outcome, now=now)
             else:
                 logger.warning("photo unreadable", extra={"photo": photo["_id"], "why": outcome})
                 await mark_unreadable(self.db, photo["_id"], reason=outcome, now=now)
-        return len(photos)
+                unreadable += 1
+        return Batch(claimed=len(photos), unreadable=unreadable)
 
     async def _open(self, photo_id: str, prediction: Prediction, *, now: datetime) -> None:
         await open_photo(
@@ -103,7 +113,7 @@ async def run_prelabel_worker(prelabeller: Prelabeller) -> AsyncIterator[None]:
     """Pre-label new photos in the background while the block runs."""
 
     async def step() -> bool:
-        return await prelabeller.run_batch() == prelabeller.batch  # a full batch: more wait
+        return (await prelabeller.run_batch()).claimed == prelabeller.batch  # full: more wait
 
     async with run_periodically("prelabel-worker", step, every=IDLE_SECONDS):
         yield

@@ -176,7 +176,10 @@ def queue_state(photo: Mapping[str, Any], *, verdict: Consensus, need: Demand) -
 
 
 def _label(photo: Mapping[str, Any], label_id: str | None) -> dict[str, str] | None:
-    if label_id is None:
-        return None
-    names = {s["label_id"]: s["name"] for s in (photo.get("prediction") or {}).get("top_k", [])}
-    return {"id": label_id, "name": names.get(label_id, label_id)}
+    return None if label_id is None else {"id": label_id, "name": label_name(photo, label_id)}
+
+
+def label_name(photo: Mapping[str, Any], label_id: str) -> str:
+    """The label's display name from the photo's prediction; its id if the model gave none."""
+    top_k = (photo.get("prediction") or {}).get("top_k", [])
+    return next((s["name"] for s in top_k if s["label_id"] == label_id), label_id)

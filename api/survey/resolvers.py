@@ -9,10 +9,12 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from api.consensus import RetirementReason
 from api.context import Context
 from api.errors import BadInput
 from api.photos.signing import signed_photo_url
 from api.survey import answering, gold, standing, store, tasks
+from api.survey.aggregating import label_name
 from api.survey.questions import Answer, QuestionKind, normalise_tags
 from api.survey.types import (
     AnswerInput,
@@ -26,7 +28,6 @@ from api.survey.types import (
     Question,
     ReleaseTaskResult,
     RetiredCount,
-    RetirementReason,
     Stats,
     SubmitAnswerInput,
     SubmitAnswerResult,
@@ -153,8 +154,7 @@ class SurveyMutation:
                 message="no pre-labelled photo has this id; import it and let the model "
                 "pre-label it first",
             )
-        names = {s["label_id"]: s["name"] for s in photo["prediction"]["top_k"]}
-        label = Label(id=label_id, name=names.get(str(label_id), str(label_id)))
+        label = Label(id=label_id, name=label_name(photo, str(label_id)))
         return GoldMarked(photo_id=photo_id, label=label)
 
 

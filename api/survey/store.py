@@ -170,7 +170,7 @@ async def find_expired_holds(db: Database, *, now: datetime, limit: int) -> list
     # Bounded below too: the embedded server walks an index range from its start, so an
     # upper bound alone would visit every photo's entry.
     expired = {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": now}
-    cursor = db.photos.find({"holds.expires_at": expired}).limit(limit)
+    cursor = db.photos.find({"holds.expires_at": expired}, {"holds": 1}).limit(limit)
     return await cursor.to_list()
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 
+from api.consensus import RetirementReason
 from api.survey import answering
 from api.survey.questions import QuestionKind, Verdict
 
@@ -20,6 +20,14 @@ strawberry.enum(
     ),
 )
 strawberry.enum(Verdict, description="An answer to a VERIFY question.")
+strawberry.enum(
+    RetirementReason,
+    description=(
+        "Why a photo takes no more answers. CONFIDENT: its consensus reached the confidence "
+        "target. CAP: it reached the answer cap. MODEL: the model was confident enough to "
+        "label it (auto-accept)."
+    ),
+)
 
 
 @strawberry.type(description="A label of the model's label set.")
@@ -241,17 +249,6 @@ MarkGoldResult = Annotated[
     GoldMarked | PhotoNotReady,
     strawberry.union("MarkGoldResult", description="What became of markGold."),
 ]
-
-
-@strawberry.enum(description="Why a photo takes no more answers.")
-class RetirementReason(Enum):
-    CONFIDENT = strawberry.enum_value(
-        "CONFIDENT", description="Its consensus reached the confidence target."
-    )
-    CAP = strawberry.enum_value("CAP", description="It reached the answer cap.")
-    MODEL = strawberry.enum_value(
-        "MODEL", description="The model was confident enough to label it (auto-accept)."
-    )
 
 
 @strawberry.type(description="Retired photos of one reason.")
