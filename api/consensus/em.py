@@ -4,13 +4,21 @@ The same model as the online path (`reliability.py`, `aggregation.py`), vectoris
 numpy over flat arrays: votes, vote-option "slots", (photo, label) "pairs" and
 (contributor, truth, answer) "cells" of the sparse confusion matrices. Each iteration is a
 few `bincount`s: about 2-3 ms for 25,000 votes here. Bounded by `max_iterations` and
-`time_budget` seconds; a warm start from the current states (reliabilities, class prior,
-error pattern) continues where the last re-estimation stopped. Gold photos are clamped to
-their gold label: they teach reliability and are left out of the returned evidence.
+`time_budget` seconds. Gold photos are clamped to their gold label: they teach reliability
+and are left out of the returned evidence.
 
-Who is below the reliability floor is decided from the starting reliabilities and kept for
-the whole run (re-deciding each iteration makes EM oscillate at the threshold); the
-returned evidence is recomputed if the final states move someone across it.
+Without `start` EM begins where Dawid and Skene begin: everyone a one-coin voter of the
+prior's accuracy, i.e. from majority vote. The engine and the service always start there.
+Starting each re-estimation from the last one's states instead let one bad early solution
+persist: a replay of the Dog crowd (`bench/replay.py`, exploration 0.5, target 0.98, seed
+1) locked into a solution with two breeds swapped, accuracy 0.50, where EM from majority
+vote on the same answers reaches 0.84. `start` (with `max_iterations=0`) evaluates given
+states instead: the posterior under fixed reliabilities.
+
+Who is below the reliability floor is decided from the starting reliabilities (from
+majority vote: no one) and kept for the whole run (re-deciding each iteration makes EM
+oscillate at the threshold); the returned evidence is recomputed if the final states move
+someone across it.
 
 Ids are only used as dictionary keys here: they are never parsed.
 """
@@ -84,8 +92,8 @@ def reestimate(
 ) -> Reestimate:
     """Run EM over all votes; see the module docstring.
 
-    `start` and `start_prior` (the current reliabilities and class prior) warm-start it;
-    it stops when no posterior moves by `tolerance`, after `max_iterations`, or when
+    `start`, `start_prior` and `start_pattern` replace the start from majority vote. It
+    stops when no posterior moves by `tolerance`, after `max_iterations`, or when
     `time_budget` seconds are spent, whichever comes first.
     """
     table = records if isinstance(records, VoteTable) else _table(records)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 from api import counters
 from api.consensus import (
-    ContributorState,
     PhotoState,
     Reestimate,
     VoteRecord,
@@ -55,13 +54,8 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     ]
     if not votes:
         return 0
-    contributors = {
-        doc["_id"]: ContributorState.from_document(doc)
-        async for doc in consensus_store.contributor_documents(db)
-    }
     photos = {doc["_id"]: doc async for doc in consensus_store.consensus_documents(db)}
     gold = {pid: doc["gold_label"] for pid, doc in photos.items() if doc.get("gold_label")}
-    estimates = await consensus_store.read_estimates(db)
     model_priors = {
         doc["_id"]: prior
         async for doc in store.predictions_of(db, {vote.photo for vote in votes})
@@ -73,9 +67,6 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
         gold=gold,
         model_priors=model_priors,
         reliability_prior=config.reliability,
-        start=contributors,
-        start_prior=estimates.label_prior,
-        start_pattern=estimates.pattern,
         max_iterations=REESTIMATE_MAX_ITERATIONS,
         time_budget=REESTIMATE_TIME_BUDGET,
     )
