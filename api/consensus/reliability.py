@@ -54,12 +54,12 @@ class ReliabilityPrior:
 
     Defaults: a new contributor is taken to be right 70% of the time until about ten
     answers say otherwise (`prior_strength`); their confusion rows lean on that one-coin
-    guess with the weight of two answers (`strength`). Below `floor` votes weigh nothing.
+    guess with the weight of three answers (`strength`). Below `floor` votes weigh nothing.
     """
 
     prior_mean: float = 0.7
     prior_strength: float = 10.0
-    strength: float = 2.0
+    strength: float = 3.0
     floor: float = 0.2
 
 

@@ -69,11 +69,11 @@ def test_one_expert_outweighs_two_spammers() -> None:
         (spammers[1], closed_answer("dog")),
     )
     # By hand: reliability = (diagonal + 10 * 0.7) / (total + 10); a cell's probability is
-    # (count + 2 * base) / (row + 2), base = reliability on the diagonal, 1 - it elsewhere.
+    # (count + 3 * base) / (row + 3), base = reliability on the diagonal, 1 - it elsewhere.
     r_expert = (180 + 7) / (180 + 10)
     r_spam = (50 + 7) / (100 + 10)
-    expert_ratio = ((90 + 2 * r_expert) / 92) / ((0 + 2 * (1 - r_expert)) / 92)
-    spam_ratio = ((25 + 2 * r_spam) / 52) / ((25 + 2 * (1 - r_spam)) / 52)
+    expert_ratio = ((90 + 3 * r_expert) / 93) / ((0 + 3 * (1 - r_expert)) / 93)
+    spam_ratio = ((25 + 3 * r_spam) / 53) / ((25 + 3 * (1 - r_spam)) / 53)
     odds = expert_ratio / spam_ratio**2
     result = consensus(photo, CLOSED)
     assert result.label == "cat"

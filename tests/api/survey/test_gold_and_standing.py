@@ -128,7 +128,9 @@ async def test_reestimation_refreshes_reliabilities_and_rescoring(
     me = "{ me { reliability } }"
     odd = (await graphql(http, me, tokens["odd"]))["data"]["me"]["reliability"]
     good = (await graphql(http, me, tokens["a"]))["data"]["me"]["reliability"]
-    assert odd < 0.5 < good
+    # Away from the prior (a new contributor's 0.7) each the right way; "odd" answered only
+    # four photos before they retired, so the prior holds it at 0.5 or above.
+    assert odd < config.reliability.prior_mean < good
 
 
 async def test_reestimation_runs_in_one_process_at_a_time(db: Database) -> None:
