@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from api.consensus.reliability import ReliabilityPrior
+
 PREFIX = "PHOTOSURVEY_"
 
 Environment = Literal["dev", "production"]
@@ -157,6 +159,18 @@ def _fraction(name: str, raw: str) -> float:
     return value
 
 
+def _floor(name: str, raw: str) -> float:
+    """A reliability floor: a fraction below the accuracy a new contributor is given."""
+    value = _fraction(name, raw)
+    newcomer = ReliabilityPrior().prior_mean
+    if value >= newcomer:
+        raise SettingsError(
+            f"{name}={raw!r} would make every new contributor weigh nothing (they start at "
+            f"{newcomer}); expected 0.0 up to below {newcomer}"
+        )
+    return value
+
+
 def _optional_fraction(name: str, raw: str) -> float | None:
     return None if raw.strip().lower() == "off" else _fraction(name, raw)
 
@@ -196,7 +210,7 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "consensus_target": _fraction,
     "answer_cap": _int_between(1, 50),
     "gold_rate": _fraction,
-    "reliability_floor": _fraction,
+    "reliability_floor": _floor,
     "lease_seconds": _int_between(10, 86400),
     "max_upload_bytes": _int_between(1024, 1024**3),
     "photo_url_seconds": _int_between(10, 7 * 86400),

@@ -7,18 +7,20 @@ few `bincount`s: about 2-3 ms for 25,000 votes here. Bounded by `max_iterations`
 `time_budget` seconds. Gold photos are clamped to their gold label: they teach reliability
 and are left out of the returned evidence.
 
-Without `start` EM begins where Dawid and Skene begin: everyone a one-coin voter of the
-prior's accuracy, i.e. from majority vote. The engine and the service always start there.
+Without `given` states EM begins where Dawid and Skene begin: everyone a one-coin voter of
+the prior's accuracy, i.e. from a majority vote (weighted by the photos' priors). The
+engine and the service always start there.
 Starting each re-estimation from the last one's states instead let one bad early solution
 persist: a replay of the Dog crowd (`bench/replay.py`, exploration 0.5, target 0.98, seed
-1) locked into a solution with two breeds swapped, accuracy 0.50, where EM from majority
-vote on the same answers reaches 0.84. `start` (with `max_iterations=0`) evaluates given
-states instead: the posterior under fixed reliabilities.
+4) locked into a solution with two breeds swapped, accuracy 0.50, where EM from majority
+vote on the same answers reaches 0.83. `given` states (with `max_iterations=0`) give the
+posterior under fixed reliabilities instead (the tests compare it with the online path).
 
-Who is below the reliability floor is decided from the starting reliabilities (from
-majority vote: no one) and kept for the whole run (re-deciding each iteration makes EM
-oscillate at the threshold); the returned evidence is recomputed if the final states move
-someone across it.
+Who is below the reliability floor is decided from the starting reliabilities and kept for
+the whole run (re-deciding each iteration makes EM oscillate at the threshold). From
+majority vote that is no one: everyone starts at the prior's accuracy, above any floor the
+settings accept, so a contributor's consistent mistakes still teach EM while it runs. The
+returned evidence is recomputed without those the final states put below the floor.
 
 Ids are only used as dictionary keys here: they are never parsed.
 """
@@ -83,26 +85,26 @@ def reestimate(
     model_priors: Mapping[str, Prior] | None = None,
     label_count: int | None = None,
     reliability_prior: ReliabilityPrior | None = None,
-    start: Mapping[str, ContributorState] | None = None,
-    start_prior: LabelPrior | None = None,
-    start_pattern: ErrorPattern | None = None,
+    given: Mapping[str, ContributorState] | None = None,
+    given_prior: LabelPrior | None = None,
+    given_pattern: ErrorPattern | None = None,
     max_iterations: int = 200,
     tolerance: float = 1e-4,
     time_budget: float | None = None,
 ) -> Reestimate:
     """Run EM over all votes; see the module docstring.
 
-    `start`, `start_prior` and `start_pattern` replace the start from majority vote. It
+    `given`, `given_prior` and `given_pattern` replace the start from majority vote. It
     stops when no posterior moves by `tolerance`, after `max_iterations`, or when
     `time_budget` seconds are spent, whichever comes first.
     """
     table = records if isinstance(records, VoteTable) else _table(records)
-    if start_prior is not None:  # its labels belong to the space even without votes yet
-        for label in start_prior.counts:
+    if given_prior is not None:  # a given class prior's labels belong to the space
+        for label in given_prior.counts:
             table.add_label(label)
     solver = _Solver(table, gold or {}, model_priors or {}, label_count, reliability_prior)
-    warm = (start or {}, start_prior, start_pattern or ErrorPattern())
-    return solver.run(warm, max_iterations, tolerance, time_budget)
+    initial = (given or {}, given_prior, given_pattern or ErrorPattern())
+    return solver.run(initial, max_iterations, tolerance, time_budget)
 
 
 class _Solver:
@@ -158,20 +160,18 @@ class _Solver:
 
     def run(
         self,
-        warm: tuple[Mapping[str, ContributorState], LabelPrior | None, ErrorPattern],
+        initial: tuple[Mapping[str, ContributorState], LabelPrior | None, ErrorPattern],
         max_iterations: int,
         tolerance: float,
         time_budget: float | None,
     ) -> Reestimate:
         deadline = None if time_budget is None else time.monotonic() + time_budget
-        start, start_prior, start_pattern = warm
-        params = self._params_from(start, start_pattern)
-        # Who is below the floor is decided once per re-estimation, from the reliabilities
-        # it starts with: re-deciding every iteration makes EM oscillate at the threshold.
+        given, given_prior, given_pattern = initial
+        params = self._params_from(given, given_pattern)
         floored = params.accuracy < self.prior.floor
         counts = np.zeros(self.votes.none)
-        if start_prior is not None:
-            counts[:] = [start_prior.counts.get(t, 0.0) for t in self.votes.label_index]
+        if given_prior is not None:
+            counts[:] = [given_prior.counts.get(t, 0.0) for t in self.votes.label_index]
         previous: Floats | None = None
         iterations, converged = 0, False
         while True:
@@ -187,7 +187,7 @@ class _Solver:
             log_odds, post = self._expect(params, counts, final_floored)
         return self._result(params, counts, log_odds, post, iterations, converged)
 
-    def _params_from(self, start: Mapping[str, ContributorState], pattern: ErrorPattern) -> _Params:
+    def _params_from(self, given: Mapping[str, ContributorState], pattern: ErrorPattern) -> _Params:
         v = self.votes
         labels: list[str | None] = [*v.label_index, None]
         contributors = list(v.contributor_index)
@@ -196,14 +196,14 @@ class _Solver:
         for i, (w, t, a) in enumerate(
             zip(v.cell_contributor, v.cell_truth, v.cell_answer, strict=True)
         ):
-            state = start.get(contributors[w])
+            state = given.get(contributors[w])
             if state is not None:
                 row = state.confusion.get(labels[t], {})
                 cells[i] = row.get(labels[a], 0.0)
                 rows[v.cell_row[i]] = sum(row.values())
         empty = ContributorState()
         accuracy = np.array(
-            [reliability(start.get(c, empty), self.prior) for c in contributors], np.float64
+            [reliability(given.get(c, empty), self.prior) for c in contributors], np.float64
         )
         errors = np.array(
             [

@@ -72,7 +72,7 @@ async def set_contributor_state(db: Database, contributor_id: str, state: Contri
 
 
 async def contributor_documents(db: Database) -> AsyncIterator[Document]:
-    """Every contributor (an admin view and the re-estimation read them all)."""
+    """Every contributor (the admin view reads them all)."""
     async for doc in db.contributors.find({}):
         yield doc
 

@@ -115,6 +115,7 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_CONSENSUS_TARGET", "2", "expected 0.0-1.0"),
         ("PHOTOSURVEY_GOLD_RATE", "-1", "expected 0.0-1.0"),
         ("PHOTOSURVEY_RELIABILITY_FLOOR", "x", "not a number"),
+        ("PHOTOSURVEY_RELIABILITY_FLOOR", "0.7", "every new contributor weigh nothing"),
         ("PHOTOSURVEY_LEASE_SECONDS", "5", "expected 10-86400"),
         ("PHOTOSURVEY_MAX_UPLOAD_BYTES", "10", "expected 1024-"),
         ("PHOTOSURVEY_PHOTO_URL_SECONDS", "1e9", "not a whole number"),

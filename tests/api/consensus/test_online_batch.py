@@ -84,7 +84,7 @@ def test_online_posterior_equals_batch_posterior_with_the_same_reliabilities(
     records = [VoteRecord(p, str(who), vote) for p, who, vote in sequence]
     states = {str(i): state for i, state in enumerate(crowd)}
     vectorised = reestimate(
-        records, start=states, start_prior=prior, start_pattern=pattern, max_iterations=0
+        records, given=states, given_prior=prior, given_pattern=pattern, max_iterations=0
     )
     for photo, state in photos.items():
         mine = [(crowd[who], vote) for p, who, vote in sequence if p == photo]
