@@ -78,7 +78,7 @@ class LabelPrior:
 
 @dataclass(frozen=True, slots=True)
 class ModelPrior:
-    """The model's calibrated top-k probabilities; the rest is spread over the other labels."""
+    """The model's top-k probabilities; the rest is spread over the other labels."""
 
     probabilities: Mapping[str, float]
     label_count: int

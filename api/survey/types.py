@@ -310,7 +310,9 @@ def submit_result(outcome: answering.Outcome) -> SubmitAnswerResult:
 @strawberry.type(description="A label and the model's probability for it.")
 class LabelScore:
     label: Label = strawberry.field(description="The label.")
-    probability: float = strawberry.field(description="Calibrated probability in [0, 1].")
+    probability: float = strawberry.field(
+        description="The model's softmax probability in [0, 1], not recalibrated."
+    )
 
 
 @strawberry.type(
