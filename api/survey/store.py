@@ -25,7 +25,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from api import counters
-from api.database import CollectionIndexes, Database, Document
+from api.database import CollectionIndexes, Database, Document, id_pages
 
 GOLD_SLOTS = 1_000_000
 """``still_needed`` of a gold photo: it never retires."""
@@ -108,10 +108,10 @@ async def find_photo(db: Database, photo_id: str) -> Document | None:
 
 
 async def predictions_of(db: Database, photo_ids: set[str]) -> AsyncIterator[Document]:
-    """The stored predictions (``_id``, ``prediction``) of these photos (one scan: see
-    `api.database` on ``$in``)."""
-    async for doc in db.photos.find({}, {"prediction": 1}):
-        if doc["_id"] in photo_ids:
+    """The stored predictions (``_id``, ``prediction``) of these photos, a page of ids per
+    request (see `api.database` on ``$in``)."""
+    for page in id_pages(photo_ids):
+        async for doc in db.photos.find({"_id": {"$in": page}}, {"prediction": 1}):
             yield doc
 
 

@@ -3,7 +3,9 @@ that says "no" to the model's label overrides it (the label space is not just th
 
 import httpx
 
-from api.database import Database
+from api.database import ID_PAGE, Database
+from api.survey import store
+from api.survey.aggregating import model_prior
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from tests.api.survey.builders import add_open_photos, graphql, token_for
 
@@ -28,3 +30,13 @@ async def test_a_crowd_that_says_no_overrides_a_confident_model(
     assert photo["status"] == "open"  # "not label zero" names no label: it does not retire
     assert photo["consensus"]["answerCount"] == 3
     assert photo["consensus"]["confidence"] < 0.5 < 0.9  # the model's 0.9 is overridden
+
+
+async def test_re_estimation_reads_every_answered_photos_prediction_page_by_page(
+    db: Database,
+) -> None:
+    photo_ids = await add_open_photos(db, [0.6] * (ID_PAGE + 10))
+    wanted = set(photo_ids[5:])  # more than a page of ids, not every photo
+    found = {doc["_id"]: doc async for doc in store.predictions_of(db, wanted)}
+    assert set(found) == wanted
+    assert all(model_prior(doc) is not None for doc in found.values())
