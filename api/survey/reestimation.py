@@ -2,9 +2,10 @@
 and the crowd's estimates, and rescores every photo (a photo may retire or reopen).
 
 It runs in the background of any service process, at most one at a time across processes
-(a lease in ``consensus_meta``), whenever one is due (`reestimate_due`: each time the
-answers double while there are few, then every `REESTIMATE_EVERY`); EM itself runs in a
-worker thread and stops at its time budget, so requests never wait on it.
+(a lease in ``consensus_meta``), whenever one is due (`is_due`: each time the answers
+double while there are few, then every `REESTIMATE_EVERY`, and within `CATCH_UP_SECONDS`
+of any answer the last one left out); EM itself runs in a worker thread and stops at its
+time budget, so requests never wait on it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from api import counters
 from api.consensus import (
@@ -42,6 +43,11 @@ logger = logging.getLogger(__name__)
 
 # Two point reads per check; frequent enough to catch the early, doubling re-estimations.
 CHECK_EVERY_SECONDS = 2.0
+# Between re-estimations answers are graded online only, each against the posterior before
+# it (a photo's first answer against the model alone). A survey that goes quiet would keep
+# those grades until 2,000 more answers came; answers the last re-estimation left out are
+# taken in within this long instead.
+CATCH_UP_SECONDS = 600.0
 _LEASE_SECONDS = 600.0
 
 
@@ -91,6 +97,7 @@ async def _save_crowd(
         pattern=result.pattern,
         typical_accuracy=typical_accuracy(result.contributors, config.reliability),
         answers_at=answers,
+        made_at=datetime.now(UTC),
     )
     await consensus_store.write_estimates(db, estimates)
     return estimates
@@ -123,18 +130,30 @@ async def run_reestimation(db: Database, config: ConsensusConfig) -> AsyncIterat
     holder = uuid.uuid4().hex
 
     async def step() -> bool:
-        await _reestimate_if_due(db, config, holder=holder)
+        await reestimate_if_due(db, config, holder=holder, now=datetime.now(UTC))
         return False
 
     async with run_periodically("reestimation", step, every=CHECK_EVERY_SECONDS):
         yield
 
 
-async def _reestimate_if_due(db: Database, config: ConsensusConfig, *, holder: str) -> None:
+def is_due(answers: int, estimates: consensus_store.Estimates, *, now: datetime) -> bool:
+    """Whether to re-estimate: on the answer schedule (`reestimate_due`), or when answers
+    arrived since a re-estimation at least `CATCH_UP_SECONDS` old."""
+    if reestimate_due(answers, estimates.answers_at):
+        return True
+    made_at = estimates.made_at
+    stale = made_at is not None and now - made_at >= timedelta(seconds=CATCH_UP_SECONDS)
+    return stale and answers > estimates.answers_at
+
+
+async def reestimate_if_due(
+    db: Database, config: ConsensusConfig, *, holder: str, now: datetime
+) -> None:
+    """Re-estimate if `is_due`, unless another process holds the re-estimation lease."""
     answers = int((await counters.read_counts(db)).get("answers", 0))
-    if not reestimate_due(answers, (await consensus_store.read_estimates(db)).answers_at):
+    if not is_due(answers, await consensus_store.read_estimates(db), now=now):
         return
-    now = datetime.now(UTC)
     if not await consensus_store.take_reestimation_lease(
         db, holder=holder, now=now, seconds=_LEASE_SECONDS
     ):
