@@ -29,8 +29,6 @@ class Estimates:
     typical_accuracy: float | None
     answers_at: int
     """How many answers the service had when they were made."""
-    made_at: datetime | None = None
-    """When they were made; None before the first re-estimation."""
 
 
 async def read_photo_state(db: Database, photo_id: str) -> PhotoState:
@@ -86,7 +84,6 @@ async def read_estimates(db: Database) -> Estimates:
         pattern=ErrorPattern.from_document(doc.get("pattern", {})),
         typical_accuracy=doc.get("typical_accuracy"),
         answers_at=int(doc.get("answers_at", 0)),
-        made_at=doc.get("made_at"),
     )
 
 
@@ -99,7 +96,6 @@ async def write_estimates(db: Database, estimates: Estimates) -> None:
                 "pattern": estimates.pattern.to_document(),
                 "typical_accuracy": estimates.typical_accuracy,
                 "answers_at": estimates.answers_at,
-                "made_at": estimates.made_at,
             }
         },
         upsert=True,

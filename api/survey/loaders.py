@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from api.database import Database, Document
+from api.database import ID_PAGE, Database, Document
 from api.survey import store
 
 
@@ -31,7 +31,8 @@ class SurveyLoaders:
             found = await store.survey_states(db, photo_ids)
             return [found.get(photo_id, {}) for photo_id in photo_ids]
 
+        # A request may name any number of photos (aliases): ask a page of ids at a time.
         return cls(
-            predictions=DataLoader(load_fn=predictions),
-            survey_states=DataLoader(load_fn=survey_states),
+            predictions=DataLoader(load_fn=predictions, max_batch_size=ID_PAGE),
+            survey_states=DataLoader(load_fn=survey_states, max_batch_size=ID_PAGE),
         )

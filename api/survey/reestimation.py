@@ -3,19 +3,21 @@ and the crowd's estimates, and rescores every photo (a photo may retire or reope
 
 It runs in the background of any service process, at most one at a time across processes
 (a lease in ``consensus_meta``), whenever one is due (`is_due`: each time the answers
-double while there are few, then every `REESTIMATE_EVERY`, and within `CATCH_UP_SECONDS`
-of any answer the last one left out); EM itself runs in a worker thread and stops at its
-time budget, so requests never wait on it.
+double while there are few, then every `REESTIMATE_EVERY`, and once the answers have stood
+still for `QUIET_SECONDS` with some left out); EM itself runs in a worker thread and stops
+at its time budget, so requests never wait on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from api import counters
 from api.consensus import (
@@ -45,14 +47,33 @@ logger = logging.getLogger(__name__)
 CHECK_EVERY_SECONDS = 2.0
 # Between re-estimations answers are graded online only, each against the posterior before
 # it (a photo's first answer against the model alone). A survey that goes quiet would keep
-# those grades until 2,000 more answers came; answers the last re-estimation left out are
-# taken in within this long instead.
-CATCH_UP_SECONDS = 600.0
+# those grades until 2,000 more answers came; once no answer has arrived for this long, the
+# answers the last re-estimation left out are taken in instead.
+QUIET_SECONDS = 600.0
+
+
+@dataclass
+class AnswerWatch:
+    """How long the service's answer count has stood still, as one process saw it."""
+
+    answers: int = -1
+    since: float = 0.0
+
+    def quiet_for(self, answers: int, now: float) -> float:
+        """Seconds since `answers` was first seen (`now`: a monotonic clock)."""
+        if answers != self.answers:
+            self.answers, self.since = answers, now
+        return now - self.since
+
+
 _LEASE_SECONDS = 600.0
 
 
 async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     """Re-estimate from every counted answer; returns how many photos were rescored."""
+    # Counted before the votes are read: an answer's votes are stored before it is counted,
+    # so every answer counted here is in the estimate (later ones wait for the next).
+    answers = await _answer_count(db)
     votes = [
         VoteRecord(doc["photo_id"], doc["contributor_id"], vote_of(vote))
         async for doc in consensus_store.answer_votes(db)
@@ -76,7 +97,7 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
         max_iterations=REESTIMATE_MAX_ITERATIONS,
         time_budget=REESTIMATE_TIME_BUDGET,
     )
-    estimates = await _save_crowd(db, result, config=config)
+    estimates = await _save_crowd(db, result, config=config, answers=answers)
     rescored = 0
     for photo_id, log_odds in result.log_odds.items():
         encoded = PhotoState(log_odds=log_odds).to_document()["log_odds"]
@@ -87,17 +108,15 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
 
 
 async def _save_crowd(
-    db: Database, result: Reestimate, *, config: ConsensusConfig
+    db: Database, result: Reestimate, *, config: ConsensusConfig, answers: int
 ) -> consensus_store.Estimates:
     for contributor_id, state in result.contributors.items():
         await consensus_store.set_contributor_state(db, contributor_id, state)
-    answers = int((await counters.read_counts(db)).get("answers", 0))
     estimates = consensus_store.Estimates(
         label_prior=result.label_prior,
         pattern=result.pattern,
         typical_accuracy=typical_accuracy(result.contributors, config.reliability),
         answers_at=answers,
-        made_at=datetime.now(UTC),
     )
     await consensus_store.write_estimates(db, estimates)
     return estimates
@@ -126,40 +145,51 @@ async def rescore_photo(
 
 @asynccontextmanager
 async def run_reestimation(db: Database, config: ConsensusConfig) -> AsyncIterator[None]:
-    """Re-estimate in the background whenever enough answers arrived, while the block runs."""
+    """Re-estimate in the background whenever one `is_due`, while the block runs."""
     holder = uuid.uuid4().hex
+    watch = AnswerWatch()
 
     async def step() -> bool:
-        await reestimate_if_due(db, config, holder=holder, now=datetime.now(UTC))
+        await reestimate_if_due(db, config, holder=holder, watch=watch, now=time.monotonic())
         return False
 
     async with run_periodically("reestimation", step, every=CHECK_EVERY_SECONDS):
         yield
 
 
-def is_due(answers: int, estimates: consensus_store.Estimates, *, now: datetime) -> bool:
-    """Whether to re-estimate: on the answer schedule (`reestimate_due`), or when answers
-    arrived since a re-estimation at least `CATCH_UP_SECONDS` old."""
-    if reestimate_due(answers, estimates.answers_at):
-        return True
-    made_at = estimates.made_at
-    stale = made_at is not None and now - made_at >= timedelta(seconds=CATCH_UP_SECONDS)
-    return stale and answers > estimates.answers_at
+def is_due(answers: int, answers_at: int, *, quiet_for: float) -> bool:
+    """Whether to re-estimate, `answers_at` being the answers the last one took in: on the
+    answer schedule (`reestimate_due`), or when some were left out and no answer has arrived
+    for `QUIET_SECONDS`."""
+    left_out = answers > answers_at and quiet_for >= QUIET_SECONDS
+    return reestimate_due(answers, answers_at) or left_out
 
 
 async def reestimate_if_due(
-    db: Database, config: ConsensusConfig, *, holder: str, now: datetime
+    db: Database, config: ConsensusConfig, *, holder: str, watch: AnswerWatch, now: float
 ) -> None:
-    """Re-estimate if `is_due`, unless another process holds the re-estimation lease."""
-    answers = int((await counters.read_counts(db)).get("answers", 0))
-    if not is_due(answers, await consensus_store.read_estimates(db), now=now):
+    """Re-estimate if `is_due`, unless another process holds the re-estimation lease or
+    ran one meanwhile."""
+
+    async def due() -> bool:
+        answers = await _answer_count(db)
+        answers_at = (await consensus_store.read_estimates(db)).answers_at
+        return is_due(answers, answers_at, quiet_for=watch.quiet_for(answers, now))
+
+    if not await due():
         return
     if not await consensus_store.take_reestimation_lease(
-        db, holder=holder, now=now, seconds=_LEASE_SECONDS
+        db, holder=holder, now=datetime.now(UTC), seconds=_LEASE_SECONDS
     ):
         return
     try:
+        if not await due():  # another process re-estimated between the check and the lease
+            return
         rescored = await reestimate_now(db, config)
-        logger.info("re-estimated", extra={"answers": answers, "photos_rescored": rescored})
+        logger.info("re-estimated", extra={"photos_rescored": rescored})
     finally:
         await consensus_store.release_reestimation_lease(db, holder=holder, now=datetime.now(UTC))
+
+
+async def _answer_count(db: Database) -> int:
+    return int((await counters.read_counts(db)).get("answers", 0))

@@ -17,7 +17,7 @@ served by an index and matches a bounded set.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,7 +107,7 @@ async def find_photo(db: Database, photo_id: str) -> Document | None:
     return await db.photos.find_one({"_id": photo_id})
 
 
-async def predictions_of(db: Database, photo_ids: set[str]) -> AsyncIterator[Document]:
+async def predictions_of(db: Database, photo_ids: Iterable[str]) -> AsyncIterator[Document]:
     """The stored predictions (``_id``, ``prediction``) of these photos, a page of ids per
     request (see `api.database` on ``$in``)."""
     for page in id_pages(photo_ids):

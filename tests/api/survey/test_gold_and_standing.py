@@ -1,17 +1,22 @@
 """Gold photos, contributors' standing and re-estimation, through GraphQL and the CLI."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from api.consensus import ErrorPattern, LabelPrior
 from api.database import Database
 from api.settings import Settings
 from api.survey import consensus_store
 from api.survey.aggregating import ConsensusConfig
 from api.survey.operations import NEXT_TASKS, SUBMIT
-from api.survey.reestimation import CATCH_UP_SECONDS, is_due, reestimate_if_due, reestimate_now
+from api.survey.reestimation import (
+    QUIET_SECONDS,
+    AnswerWatch,
+    is_due,
+    reestimate_if_due,
+    reestimate_now,
+)
 from tests.api.survey.builders import add_open_photos, graphql, token_for
 from tests.processes import run_photosurvey
 
@@ -134,35 +139,31 @@ async def test_reestimation_refreshes_reliabilities_and_rescoring(
     assert odd < 0.5 < good
 
 
-async def test_answers_a_re_estimation_left_out_are_taken_in_once_it_is_old(
+async def test_answers_a_re_estimation_left_out_are_taken_in_once_answers_stop(
     http: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
     await add_open_photos(db, [0.3] * 4)
     config = ConsensusConfig.from_settings(settings)
     await _answer_all(http, await token_for(db, "a"), "n0")
     await reestimate_now(db, config)
-    made = await consensus_store.read_estimates(db)
-    assert made.made_at is not None
-    assert made.answers_at == 4
+    assert (await consensus_store.read_estimates(db)).answers_at == 4
+    watch = AnswerWatch()
+    await reestimate_if_due(db, config, holder="test", watch=watch, now=0.0)
     await _answer_all(http, await token_for(db, "b"), "n0")  # 4 more: not yet on schedule
-    for wait, answers_at in ((CATCH_UP_SECONDS - 1, 4), (CATCH_UP_SECONDS, 8)):
-        now = made.made_at + timedelta(seconds=wait)
-        await reestimate_if_due(db, config, holder="test", now=now)
+    for now, answers_at in ((1.0, 4), (QUIET_SECONDS, 4), (1.0 + QUIET_SECONDS, 8)):
+        await reestimate_if_due(db, config, holder="test", watch=watch, now=now)
         assert (await consensus_store.read_estimates(db)).answers_at == answers_at
 
 
-def test_a_re_estimation_is_due_on_schedule_or_when_answers_wait_on_an_old_one() -> None:
-    made = datetime(2026, 1, 1, tzinfo=UTC)
-    late = made + timedelta(seconds=CATCH_UP_SECONDS)
-
-    def estimates(answers_at: int, made_at: datetime | None) -> consensus_store.Estimates:
-        return consensus_store.Estimates(LabelPrior(), ErrorPattern(), None, answers_at, made_at)
-
-    assert is_due(64, estimates(32, made), now=made)  # the answers doubled
-    assert not is_due(40, estimates(32, made), now=late - timedelta(seconds=1))
-    assert is_due(40, estimates(32, made), now=late)
-    assert not is_due(32, estimates(32, made), now=late)  # nothing new since
-    assert not is_due(20, estimates(0, None), now=late)  # none yet: wait for the schedule
+def test_a_re_estimation_is_due_on_schedule_or_once_answers_left_out_stop_coming() -> None:
+    assert is_due(64, 32, quiet_for=0.0)  # the answers doubled
+    assert not is_due(40, 32, quiet_for=QUIET_SECONDS - 1)
+    assert is_due(40, 32, quiet_for=QUIET_SECONDS)
+    assert not is_due(32, 32, quiet_for=QUIET_SECONDS)  # none left out
+    watch = AnswerWatch()
+    assert watch.quiet_for(5, now=100.0) == 0.0
+    assert watch.quiet_for(5, now=160.0) == 60.0
+    assert watch.quiet_for(6, now=170.0) == 0.0  # an answer came: quiet starts again
 
 
 async def test_reestimation_runs_in_one_process_at_a_time(db: Database) -> None:
