@@ -165,8 +165,8 @@ def _floor(name: str, raw: str) -> float:
     newcomer = ReliabilityPrior().prior_mean
     if value >= newcomer:
         raise SettingsError(
-            f"{name}={raw!r} would make every new contributor weigh nothing (they start at "
-            f"{newcomer}); expected 0.0 up to below {newcomer}"
+            f"{name}={raw!r} would make every new contributor weigh nothing from their "
+            f"first wrong answer (they start at {newcomer}); expected 0.0 up to below {newcomer}"
         )
     return value
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.consensus.aggregation import PhotoState, consensus
+from api.consensus.em import VoteRecord, reestimate
 from api.consensus.evidence import ChooseAnswer, Evidence, evidence_of
 
 
@@ -62,6 +64,20 @@ def read_crowd(directory: Path) -> CrowdData:
         raise DatasetError(f"{directory / 'answer.csv'} has no answers")
     labels = tuple(sorted({label for _, _, label in answers}))
     return CrowdData(answers, truth, labels)
+
+
+def batch_labels(data: CrowdData) -> dict[str, str | None]:
+    """Each item's label from one full re-estimation (EM to convergence) over every answer."""
+    records = [
+        VoteRecord(item, worker, vote)
+        for item, worker, label in data.answers
+        for vote in data.evidence(label).votes
+    ]
+    result = reestimate(records)
+    return {
+        item: consensus(PhotoState(log_odds=log_odds), result.label_prior).label
+        for item, log_odds in result.log_odds.items()
+    }
 
 
 def accuracy(predicted: dict[str, str | None], truth: dict[str, str]) -> float:

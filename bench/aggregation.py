@@ -23,10 +23,9 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from _crowd import CrowdData, accuracy, read_crowd, run_command  # noqa: E402
+from _crowd import CrowdData, accuracy, batch_labels, read_crowd, run_command  # noqa: E402
 
-from api.consensus.aggregation import PhotoState, majority, posterior_from  # noqa: E402
-from api.consensus.em import VoteRecord, reestimate  # noqa: E402
+from api.consensus.aggregation import PhotoState, majority  # noqa: E402
 from api.consensus.engine import (  # noqa: E402
     REESTIMATE_EVERY,
     REESTIMATE_FIRST,
@@ -41,20 +40,6 @@ def majority_accuracy(data: CrowdData, seed: int) -> float:
         tally[label] = tally.get(label, 0.0) + 1.0
     rng = random.Random(seed)
     predicted = {item: majority(state, rng).label for item, state in sorted(photos.items())}
-    return accuracy(predicted, data.truth)
-
-
-def batch_accuracy(data: CrowdData) -> float:
-    records = [
-        VoteRecord(item, worker, vote)
-        for item, worker, label in data.answers
-        for vote in data.evidence(label).votes
-    ]
-    result = reestimate(records)
-    predicted = {
-        item: posterior_from(log_odds, result.label_prior).top()[0]
-        for item, log_odds in result.log_odds.items()
-    }
     return accuracy(predicted, data.truth)
 
 
@@ -74,7 +59,7 @@ def run(directory: Path, seed: int) -> dict[str, float | int]:
     random.Random(seed).shuffle(shuffled)
     results: dict[str, float | int] = {
         "mv_accuracy": majority_accuracy(data, seed),
-        "batch_accuracy": batch_accuracy(data),
+        "batch_accuracy": accuracy(batch_labels(data), data.truth),
         "online_accuracy": online_accuracy(data, shuffled),
         "online_accuracy_file_order": online_accuracy(data, order),
         "reestimate_every": REESTIMATE_EVERY,

@@ -29,7 +29,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from _crowd import CrowdData, accuracy, read_crowd, run_command  # noqa: E402
+from _crowd import CrowdData, accuracy, batch_labels, read_crowd, run_command  # noqa: E402
 
 from api.consensus.engine import ConsensusEngine, EngineSettings  # noqa: E402
 from api.consensus.retirement import Demand, RetirementPolicy  # noqa: E402
@@ -109,21 +109,13 @@ class Replay:
         return {item: self.engine.consensus(item).label for item in self.queues}
 
 
-def all_answers(data: CrowdData) -> dict[str, str | None]:
-    engine = ConsensusEngine()
-    for item, worker, label in data.answers:
-        engine.submit(item, worker, data.evidence(label))
-    engine.reestimate()
-    return {item: engine.consensus(item).label for item in engine.photos}
-
-
 def run(directory: Path, seed: int) -> dict[str, float | int]:
     data = read_crowd(directory)
     started = time.perf_counter()
     replay = Replay(data, seed)
     replay.run()
     results: dict[str, float | int] = {
-        "all_answers_accuracy": accuracy(all_answers(data), data.truth),
+        "all_answers_accuracy": accuracy(batch_labels(data), data.truth),
         "all_answers_used": len(data.answers),
         "adaptive_accuracy": accuracy(replay.predictions(), data.truth),
         "adaptive_answers_used": replay.used,

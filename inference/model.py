@@ -244,7 +244,7 @@ class Model:
             uncertainty=uncertainty(probabilities, ranked=best),
             model_version=self._spec.version,
             model_sha256=self._spec.sha256,
-            label_count=len(labels),
+            label_count=self._spec.label_count,
         )
 
 

@@ -26,7 +26,6 @@ from api.consensus.aggregation import (
 )
 from api.consensus.em import Reestimate, VoteRecord, reestimate
 from api.consensus.engine import (
-    REESTIMATE_EVERY,
     AlreadyAnswered,
     ConsensusEngine,
     EngineSettings,
@@ -65,7 +64,6 @@ from api.consensus.retirement import (
 )
 
 __all__ = [
-    "REESTIMATE_EVERY",
     "AlreadyAnswered",
     "Answer",
     "AnswerUpdate",

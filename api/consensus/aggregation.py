@@ -54,7 +54,7 @@ class PhotoState:
     """Per-photo aggregation state; lives in one MongoDB document (see `to_document`)."""
 
     log_odds: dict[str, float] = field(default_factory=dict)
-    tally: dict[str, float] = field(default_factory=dict)  # plain votes, for majority
+    tally: dict[str, float] = field(default_factory=dict)  # plain votes: majority, support
     answer_count: int = 0
     vote_count: int = 0
     not_sure_count: int = 0
@@ -267,7 +267,7 @@ def log_odds_of(
     reliability_prior: ReliabilityPrior,
     pattern: ErrorPattern | None = None,
 ) -> dict[str, float]:
-    """A photo's `log_odds` computed in one go from its votes (rescoring, and tests)."""
+    """A photo's `log_odds` from its votes (one answer's update, and tests)."""
     log_odds: dict[str, float] = {}
     for contributor, vote in votes:
         for t, x in vote_terms(contributor, vote, reliability_prior, pattern).items():

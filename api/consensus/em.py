@@ -193,9 +193,9 @@ class _Solver:
         contributors = list(v.contributor_index)
         cells = np.zeros(len(v.cell_truth))
         rows = np.zeros(v.n_rows)
-        for i, (w, t, a) in enumerate(
-            zip(v.cell_contributor, v.cell_truth, v.cell_answer, strict=True)
-        ):
+        # From majority vote (no states given) every count starts at zero: skip the walk.
+        cell_keys = zip(v.cell_contributor, v.cell_truth, v.cell_answer, strict=True)
+        for i, (w, t, a) in enumerate(cell_keys if given else ()):
             state = given.get(contributors[w])
             if state is not None:
                 row = state.confusion.get(labels[t], {})

@@ -3,7 +3,7 @@
 `ConsensusEngine` keeps the same plain states the service keeps in MongoDB (one
 `PhotoState` per photo, one `ContributorState` per contributor, the `LabelPrior`, the
 votes) and runs the same steps: `submit` applies one answer with `answer_update` (two
-`$inc`s in the store) and every `reestimate_every` answers a full `reestimate` refreshes
+`$inc`s in the store) and, on the `reestimate_due` schedule, a full `reestimate` refreshes
 reliabilities and rescores every stored photo. The benchmarks and tests drive it; the
 service replaces the dictionaries with collections. Not safe for concurrent use.
 """
@@ -94,7 +94,6 @@ class ConsensusEngine:
         self._table = VoteTable()  # every vote, kept encoded for re-estimation
         self._answered: set[tuple[str, str]] = set()
         self._alphabets: Counter[int] = Counter()
-        self._answers = 0
         self._answers_at = 0  # answers when the last re-estimation ran
 
     def prior_for(self, photo: str) -> Prior:
@@ -122,7 +121,6 @@ class ConsensusEngine:
         for vote in evidence.votes:
             self._table.append(VoteRecord(photo, contributor, vote))
         self._alphabets.update(vote.alphabet_size for vote in evidence.votes)
-        self._answers += 1
         return update
 
     def reestimate(self) -> Reestimate:
@@ -142,13 +140,13 @@ class ConsensusEngine:
         self.pattern = result.pattern
         for photo, log_odds in result.log_odds.items():
             self.photos[photo].log_odds = log_odds
-        self._answers_at = self._answers
+        self._answers_at = len(self._answered)
         return result
 
     def reestimate_due(self) -> bool:
         settings = self.settings
         return reestimate_due(
-            self._answers,
+            len(self._answered),
             self._answers_at,
             every=settings.reestimate_every,
             first=settings.reestimate_first,

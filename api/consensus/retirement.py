@@ -38,8 +38,6 @@ class RetirementPolicy:
     # One vote never retires a photo on confidence alone, however reliable its author looks:
     # reliabilities are estimates, and a second opinion is the cheapest guard against one
     # contributor's mistake (or a class prior that makes a single "no" look conclusive).
-    # Nor does a label no vote named: "not n0" from a contributor who is always wrong, and
-    # a NONE, make n1 or n2 likelier, never one of them certain.
     min_votes: int = 2
 
 
@@ -67,6 +65,8 @@ def retirement_reason(
         return None
     # A confident model alone retires a photo only through auto-accept (`MODEL`, elsewhere).
     confident = consensus.method is not ConsensusMethod.MODEL and consensus.label is not None
+    # Nor does a label no vote named: "not n0" from a contributor who is always wrong, and
+    # a NONE, make n1 or n2 likelier, never one of them certain.
     backed = consensus.vote_count >= policy.min_votes and consensus.support > 0.0
     if confident and backed and consensus.confidence >= policy.target:
         return RetirementReason.CONFIDENT

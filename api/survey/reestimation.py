@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 CHECK_EVERY_SECONDS = 2.0
 # Between re-estimations answers are graded online only, each against the posterior before
 # it (a photo's first answer against the model alone). A survey that goes quiet would keep
-# those grades until 2,000 more answers came; once no answer has arrived for this long, the
-# answers the last re-estimation left out are taken in instead.
+# those grades until the schedule's next re-estimation, up to 2,000 answers away; once no
+# answer has arrived for this long, the answers the last one left out are taken in instead.
 QUIET_SECONDS = 600.0
 
 
@@ -101,8 +101,8 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     rescored = 0
     for photo_id, log_odds in result.log_odds.items():
         encoded = PhotoState(log_odds=log_odds).to_document()["log_odds"]
-        answers = int(photos[photo_id].get("answer_count", 0))
-        if await consensus_store.set_photo_log_odds(db, photo_id, encoded, answer_count=answers):
+        counted = int(photos[photo_id].get("answer_count", 0))
+        if await consensus_store.set_photo_log_odds(db, photo_id, encoded, answer_count=counted):
             rescored += await rescore_photo(db, photo_id, config=config, estimates=estimates)
     return rescored
 

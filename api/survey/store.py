@@ -108,8 +108,8 @@ async def find_photo(db: Database, photo_id: str) -> Document | None:
 
 
 async def predictions_of(db: Database, photo_ids: Iterable[str]) -> AsyncIterator[Document]:
-    """The stored predictions (``_id``, ``prediction``) of these photos, a page of ids per
-    request (see `api.database` on ``$in``)."""
+    """These photos' ``prediction`` summaries (``_id``, ``prediction`` from ``photos``), a
+    page of ids per request (see `api.database` on ``$in``)."""
     for page in id_pages(photo_ids):
         async for doc in db.photos.find({"_id": {"$in": page}}, {"prediction": 1}):
             yield doc
@@ -316,7 +316,7 @@ def _unchanged(doc: Document) -> Document:
 
 
 async def rescore(db: Database, doc: Document, *, fields: Document) -> Document | None:
-    """Set a photo's queue state from a rescored consensus, unless an answer came in."""
+    """Set a photo's queue state (rescored or marked gold), unless an answer came in."""
     freed = lease_slots(fields["still_needed"]) - lease_slots(doc["still_needed"])
     rescored = await db.photos.update_one(
         _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
