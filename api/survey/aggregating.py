@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from api import counters
 from api.consensus import (
     Answer,
     ChooseAnswer,
@@ -97,8 +98,9 @@ async def aggregate_answer(
     config: ConsensusConfig,
     estimates: consensus_store.Estimates,
 ) -> None:
-    """Count one stored answer into consensus, at most once (a replay after a crash finds it
-    counted; a lost count is restored by the next full re-estimation)."""
+    """Count one stored answer into consensus and into the answer counts, at most once: a
+    replay after a crash finds it counted. A crash right after the claim loses its evidence
+    until the next full re-estimation, and its place in the counts."""
     question = Question.from_document(answer["question"])
     evidence = evidence_of(consensus_answer(question, answer["value"]), label_index(photo))
     if not await consensus_store.claim_aggregation(
@@ -115,8 +117,9 @@ async def aggregate_answer(
     )
     await consensus_store.add_photo_evidence(db, photo["_id"], update.photo_inc())
     await consensus_store.add_contributor_counts(
-        db, answer["contributor_id"], update.contributor_inc()
+        db, answer["contributor_id"], update.contributor_inc() | {"answer_count": 1}
     )
+    await counters.count(db, answers=1)
 
 
 def vote_of(document: Mapping[str, Any]) -> Vote:

@@ -1,8 +1,9 @@
 """Taking an answer safely: once per photo and contributor, idempotent by key.
 
 Order of writes, chosen so that a crash at any point is finished by replaying the same key:
-the answer document (unique indexes decide races), then the photo's state (guarded by
-``answerers``), then the lease, the counters, and last the stored result that a replay
+the answer document (unique indexes decide races), then its counting into consensus and
+the answer counts (at most once: `aggregate_answer`), the photo's state (guarded by
+``answerers``), the lease (guarded by its state), and last the stored result that a replay
 returns.
 """
 
@@ -14,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from api import counters
 from api.database import Database, Document
 from api.survey import consensus_store, store
 from api.survey.aggregating import ConsensusConfig, aggregate_answer, photo_demand, queue_state
@@ -142,8 +142,6 @@ async def _complete(db: Database, answer: Document, *, config: ConsensusConfig) 
     await aggregate_answer(db, answer, photo, config=config, estimates=estimates)
     still_needed = await _record_on_photo(db, answer, photo, config=config, estimates=estimates)
     await store.set_lease_state(db, answer["lease_id"], state="answered", expect="active")
-    await store.count_contributor_answer(db, answer["contributor_id"])
-    await counters.count(db, answers=1)
     await store.set_answer_result(db, answer["_id"], result={"still_needed": still_needed})
     return Accepted(answer["_id"], answer["photo_id"], still_needed)
 

@@ -251,10 +251,6 @@ async def set_answer_result(db: Database, answer_id: str, *, result: Document) -
     await db.answers.update_one({"_id": answer_id}, {"$set": {"result": result}})
 
 
-async def count_contributor_answer(db: Database, contributor_id: str) -> None:
-    await db.contributors.update_one({"_id": contributor_id}, {"$inc": {"answer_count": 1}})
-
-
 # --- predictions -----------------------------------------------------------------------
 
 

@@ -66,6 +66,31 @@ async def test_answer_is_accepted_once_and_replays_by_key(
     assert await db.answers.count_documents({"photo_id": photo_id}) == 1
 
 
+ME_AND_STATS = "{ me { answerCount } stats { answers } }"
+
+
+async def test_a_submission_stopped_before_its_last_write_is_finished_once_by_its_replay(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    token = await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k-1"}
+    first = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    evidence = await db.consensus.find_one({"_id": photo_id})
+    # Every write done but the stored result, the last one: what a crash there leaves.
+    await db.answers.update_one({"photo_id": photo_id}, {"$set": {"result": None}})
+
+    again = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    assert again == first
+    counts = (await graphql(http, ME_AND_STATS, token))["data"]
+    assert counts == {"me": {"answerCount": 1}, "stats": {"answers": 1}}
+    assert await db.consensus.find_one({"_id": photo_id}) == evidence
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert photo["answer_count"] == 1
+
+
 async def test_a_contributor_never_gets_a_photo_twice(
     http: httpx.AsyncClient, db: Database
 ) -> None:
