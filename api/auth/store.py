@@ -61,8 +61,13 @@ async def add_contributor(db: Database, name: str, *, role: Role) -> tuple[Contr
     return Contributor.from_document(doc), token
 
 
+# What a `Contributor` needs: every request reads it, and the rest of the document (the
+# confusion counts of `api.consensus`) grows with the label space.
+_FIELDS = ("name", "role", "answer_count")
+
+
 async def find_by_token(db: Database, token: str) -> Contributor | None:
-    doc = await db.contributors.find_one({"token_sha256": hash_token(token)})
+    doc = await db.contributors.find_one({"token_sha256": hash_token(token)}, _FIELDS)
     return None if doc is None else Contributor.from_document(doc)
 
 
