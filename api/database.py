@@ -54,16 +54,8 @@ class CollectionIndexes:
 def connect(uri: str) -> Client:
     """A client for `uri`. It connects lazily, inside the event loop that first uses it."""
     # Fail a request after 5 s without a server rather than the driver's 30 s.
-    # Poll the server rather than stream: streaming adds a background connection (the RTT
-    # monitor) that close() can catch mid-connect, and PyMongo 4.20 then leaks its socket
-    # (5 of 60 open/insert/close cycles with slowed connects; see tests/api/test_database.py).
-    # A replica set's failover is still noticed at once by the write that fails.
     return AsyncMongoClient(
-        uri,
-        appname="photosurvey",
-        tz_aware=True,
-        serverSelectionTimeoutMS=5000,
-        serverMonitoringMode="poll",
+        uri, appname="photosurvey", tz_aware=True, serverSelectionTimeoutMS=5000
     )
 
 
