@@ -53,8 +53,9 @@ class EmbeddedDatabase:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     @classmethod
-    def start(cls, storage_path: Path) -> EmbeddedDatabase:
-        """Spawn the server over `storage_path` (created if missing); returns at once.
+    def start(cls, storage_path: Path, *, port: int | None = None) -> EmbeddedDatabase:
+        """Spawn the server over `storage_path` (created if missing) on `port` (a free one if
+        None); returns at once.
 
         Call `wait_until_ready` next; it may run in another thread.
         """
@@ -67,7 +68,7 @@ class EmbeddedDatabase:
         config_path = storage_path.parent / "secantusd.toml"
         config_path.write_text(_CONFIG)
         log_path = storage_path.parent / "database.log"
-        port = free_port()
+        port = free_port() if port is None else port
         command = [
             sys.executable, "-m", "secantus",
             "--config", str(config_path),
