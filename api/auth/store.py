@@ -29,7 +29,6 @@ class Contributor:
     id: str
     name: str
     role: Role
-    answer_count: int
 
     @property
     def is_admin(self) -> bool:
@@ -37,9 +36,7 @@ class Contributor:
 
     @classmethod
     def from_document(cls, doc: Document) -> Contributor:
-        return cls(
-            id=doc["_id"], name=doc["name"], role=doc["role"], answer_count=doc["answer_count"]
-        )
+        return cls(id=doc["_id"], name=doc["name"], role=doc["role"])
 
 
 async def add_contributor(db: Database, name: str, *, role: Role) -> tuple[Contributor, str]:
@@ -63,7 +60,7 @@ async def add_contributor(db: Database, name: str, *, role: Role) -> tuple[Contr
 
 # What a `Contributor` needs: every request reads it, and the rest of the document (the
 # confusion counts of `api.consensus`) grows with the label space.
-_FIELDS = ("name", "role", "answer_count")
+_FIELDS = ("name", "role")
 
 
 async def find_by_token(db: Database, token: str) -> Contributor | None:
