@@ -1,8 +1,9 @@
 """Taking an answer safely: once per photo and contributor, idempotent by key.
 
-Order of writes, chosen so that a crash at any point is finished by replaying the same key:
-the answer document (unique indexes decide races), then its counting into consensus and
-the answer counts (at most once: `aggregate_answer`), the photo's state (guarded by
+Order of writes, chosen so that a crash at any point is finished by replaying the same key,
+and nothing is counted twice: the answer document (unique indexes decide races), then its
+counting into consensus and the answer counts (at most once: `aggregate_answer`; a crash
+just after its claim leaves the answer out of the counts), the photo's state (guarded by
 ``answerers``), the lease (guarded by its state), and last the stored result that a replay
 returns.
 """
