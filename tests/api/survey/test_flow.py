@@ -1,6 +1,8 @@
 """Tasks and answers through GraphQL over HTTP, on the real database."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -41,29 +43,51 @@ async def test_question_kind_follows_the_model_confidence(
     assert verify["question"]["labels"] == [{"id": "n0", "name": "label zero"}]
 
 
-async def test_answer_is_accepted_once_and_replays_by_key(
-    http: httpx.AsyncClient, db: Database
-) -> None:
+@dataclass(frozen=True)
+class FirstAnswer:
+    """One open photo, served to a new contributor and answered once with key ``k-1``."""
+
+    photo_id: str
+    token: str
+    task: dict[str, Any]
+    payload: dict[str, Any]
+    result: dict[str, Any]
+
+
+async def answer_one_photo(http: httpx.AsyncClient, db: Database) -> FirstAnswer:
     (photo_id,) = await add_open_photos(db, [0.3])
     token = await token_for(db)
     (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
     payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k-1"}
-    first = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
-    again = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
-    assert first["__typename"] == "AnswerAccepted"
-    photo = await db.photos.find_one({"_id": photo_id})
-    assert photo is not None
-    assert 1 <= first["answersStillNeeded"] == photo["still_needed"] < 7
-    assert again == first
-    assert await db.answers.count_documents({"photo_id": photo_id}) == 1
+    return FirstAnswer(photo_id, token, task, payload, await submit(http, token, payload))
 
-    other = payload | {"answer": answer_for(task, choice=1)}
-    reused = (await graphql(http, SUBMIT, token, input=other))["data"]["submitAnswer"]
+
+async def submit(http: httpx.AsyncClient, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """`submitAnswer` with `payload` as its input; the result's data."""
+    result: dict[str, Any] = (await graphql(http, SUBMIT, token, input=payload))["data"][
+        "submitAnswer"
+    ]
+    return result
+
+
+async def test_answer_is_accepted_once_and_replays_by_key(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    first = await answer_one_photo(http, db)
+    again = await submit(http, first.token, first.payload)
+    assert first.result["__typename"] == "AnswerAccepted"
+    photo = await db.photos.find_one({"_id": first.photo_id})
+    assert photo is not None
+    assert 1 <= first.result["answersStillNeeded"] == photo["still_needed"] < 7
+    assert again == first.result
+    assert await db.answers.count_documents({"photo_id": first.photo_id}) == 1
+
+    other = first.payload | {"answer": answer_for(first.task, choice=1)}
+    reused = await submit(http, first.token, other)
     assert reused["__typename"] == "IdempotencyKeyReused"
-    fresh_key = payload | {"idempotencyKey": "k-2"}
-    twice = (await graphql(http, SUBMIT, token, input=fresh_key))["data"]["submitAnswer"]
+    twice = await submit(http, first.token, first.payload | {"idempotencyKey": "k-2"})
     assert twice["__typename"] == "AlreadyAnswered"
-    assert await db.answers.count_documents({"photo_id": photo_id}) == 1
+    assert await db.answers.count_documents({"photo_id": first.photo_id}) == 1
 
 
 ME_AND_STATS = "{ me { answerCount } stats { answers } }"
@@ -72,21 +96,16 @@ ME_AND_STATS = "{ me { answerCount } stats { answers } }"
 async def test_a_submission_stopped_before_its_last_write_is_finished_once_by_its_replay(
     http: httpx.AsyncClient, db: Database
 ) -> None:
-    (photo_id,) = await add_open_photos(db, [0.3])
-    token = await token_for(db)
-    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
-    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k-1"}
-    first = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
-    evidence = await db.consensus.find_one({"_id": photo_id})
+    first = await answer_one_photo(http, db)
+    evidence = await db.consensus.find_one({"_id": first.photo_id})
     # Every write done but the stored result, the last one: what a crash there leaves.
-    await db.answers.update_one({"photo_id": photo_id}, {"$set": {"result": None}})
+    await db.answers.update_one({"photo_id": first.photo_id}, {"$set": {"result": None}})
 
-    again = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
-    assert again == first
-    counts = (await graphql(http, ME_AND_STATS, token))["data"]
+    assert await submit(http, first.token, first.payload) == first.result
+    counts = (await graphql(http, ME_AND_STATS, first.token))["data"]
     assert counts == {"me": {"answerCount": 1}, "stats": {"answers": 1}}
-    assert await db.consensus.find_one({"_id": photo_id}) == evidence
-    photo = await db.photos.find_one({"_id": photo_id})
+    assert await db.consensus.find_one({"_id": first.photo_id}) == evidence
+    photo = await db.photos.find_one({"_id": first.photo_id})
     assert photo is not None
     assert photo["answer_count"] == 1
 
