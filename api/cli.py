@@ -7,6 +7,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -18,6 +19,7 @@ from api.connection import open_database
 from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
 from api.photos.importer import run_import
+from api.photos.pruning import DEFAULT_GRACE, MIN_GRACE, Pruned, prune_files
 from api.prelabel.command import run_prelabel
 from api.schema import schema
 from api.settings import Settings, SettingsError
@@ -77,6 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     gold.add_argument("label_id", help="its true label's id, e.g. n02099601")
     gold.set_defaults(run=_mark_gold)
 
+    prune = commands.add_parser(
+        "prune-files",
+        help="remove stored photo bytes that no photo refers to (left by an interrupted upload)",
+    )
+    prune.add_argument(
+        "--older-than",
+        type=_grace_minutes,
+        default=DEFAULT_GRACE,
+        metavar="MINUTES",
+        help=f"only files written at least this long ago (default {_minutes(DEFAULT_GRACE)}, "
+        f"at least {_minutes(MIN_GRACE)}): younger ones may belong to an upload in progress",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="report, and remove nothing")
+    prune.set_defaults(run=_prune_files)
+
     contributors = commands.add_parser("contributors", help="manage contributors")
     contributor_commands = contributors.add_subparsers(required=True, metavar="ACTION")
     add = contributor_commands.add_parser("add", help="add a contributor and print its token")
@@ -92,6 +109,23 @@ def _contributor_name(value: str) -> str:
             f"{value!r} is not a valid name; use 1-64 letters, digits or ._@+-"
         )
     return value
+
+
+def _minutes(grace: timedelta) -> int:
+    return int(grace.total_seconds() // 60)
+
+
+def _grace_minutes(value: str) -> timedelta:
+    try:
+        minutes = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of minutes") from None
+    if minutes < _minutes(MIN_GRACE):
+        raise argparse.ArgumentTypeError(
+            f"{minutes} is too recent: use at least {_minutes(MIN_GRACE)} minutes, as younger "
+            "files may belong to an upload still in progress"
+        )
+    return timedelta(minutes=minutes)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -150,4 +184,21 @@ def _mark_gold(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"photo {args.photo_id} is gold, labelled {args.label_id}")
+    return 0
+
+
+def _prune_files(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+    written_before = datetime.now(UTC) - args.older_than
+
+    async def prune() -> Pruned:
+        async with open_database(settings) as db:
+            return await prune_files(db, written_before=written_before, dry_run=args.dry_run)
+
+    pruned = asyncio.run(prune())
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"{verb} {pruned.files} files that no photo refers to ({pruned.bytes} bytes) and the "
+        f"chunks of {pruned.incomplete} files never completed"
+    )
     return 0

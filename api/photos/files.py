@@ -1,4 +1,5 @@
-"""Photo bytes in GridFS (bucket ``photo_files``), behind three functions.
+"""Photo bytes in GridFS (bucket ``photo_files``): put, open, read and delete a file, and
+find the files an interrupted upload left behind (for `pruning`).
 
 Files are written here in the GridFS layout (a ``photo_files.files`` document plus
 ``photo_files.chunks``), readable by any GridFS client, rather than through
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,12 +25,15 @@ from pymongo import ASCENDING, IndexModel
 from api.database import CollectionIndexes, Database
 
 BUCKET = "photo_files"
+_FILES, _CHUNKS = f"{BUCKET}.files", f"{BUCKET}.chunks"
 CHUNK_BYTES = 255 * 1024  # the GridFS default
+_CHUNKS_KEY = [("files_id", ASCENDING), ("n", ASCENDING)]
+_BATCH = 500  # files looked at per round trip when searching the whole bucket
 
 # The same keys and names the driver would create, so either may create them first.
 INDEXES = (
     CollectionIndexes(
-        f"{BUCKET}.files",
+        _FILES,
         (
             IndexModel(
                 [("filename", ASCENDING), ("uploadDate", ASCENDING)],
@@ -37,12 +42,8 @@ INDEXES = (
         ),
     ),
     CollectionIndexes(
-        f"{BUCKET}.chunks",
-        (
-            IndexModel(
-                [("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1"
-            ),
-        ),
+        _CHUNKS,
+        (IndexModel(_CHUNKS_KEY, unique=True, name="files_id_1_n_1"),),
     ),
 )
 
@@ -65,17 +66,19 @@ class OpenedFile:
 
 
 async def put_file(
-    db: Database, data: bytes, *, filename: str | None, content_type: str
+    db: Database, data: bytes, *, photo_id: str, filename: str | None, content_type: str
 ) -> ObjectId:
-    """Store `data`; chunks first, then the files document, so a listed file is complete."""
+    """Store `data`, the bytes of photo `photo_id`; chunks first, then the files document,
+    so a listed file is complete. The photo's id is kept with the file, so a file left
+    without its photo (a stop between the two writes) can be found (`pruning`)."""
     file_id = ObjectId()
     chunks = [
         {"files_id": file_id, "n": n, "data": Binary(data[start : start + CHUNK_BYTES])}
         for n, start in enumerate(range(0, len(data), CHUNK_BYTES))
     ]
     if chunks:
-        await db[f"{BUCKET}.chunks"].insert_many(chunks)
-    await db[f"{BUCKET}.files"].insert_one(
+        await db[_CHUNKS].insert_many(chunks)
+    await db[_FILES].insert_one(
         {
             "_id": file_id,
             "length": len(data),
@@ -83,7 +86,11 @@ async def put_file(
             "uploadDate": datetime.now(UTC),
             "filename": filename,
             # The digest of these exact bytes: the strong ETag when the file is served.
-            "metadata": {"contentType": content_type, "sha256": hashlib.sha256(data).hexdigest()},
+            "metadata": {
+                "contentType": content_type,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "photo": photo_id,
+            },
         }
     )
     return file_id
@@ -115,3 +122,51 @@ async def delete_file(db: Database, file_id: object) -> None:
     """Remove a file and its chunks; a missing file is not an error."""
     with contextlib.suppress(NoFile):
         await AsyncGridFSBucket(db, bucket_name=BUCKET).delete(file_id)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A complete file as the search for leftovers sees it."""
+
+    id: ObjectId
+    photo_id: str
+    length: int
+
+
+async def files_written_before(db: Database, moment: datetime) -> AsyncIterator[list[StoredFile]]:
+    """Files written before `moment` (their id's time) that record their photo, in batches.
+
+    Files written by a version that did not record the photo are left out: nothing here can
+    tell whether a photo refers to them.
+    """
+    cursor = db[_FILES].find(
+        {"_id": {"$lt": ObjectId.from_datetime(moment)}, "metadata.photo": {"$exists": True}},
+        {"metadata.photo": 1, "length": 1},
+        batch_size=_BATCH,
+    )
+    while documents := await cursor.to_list(_BATCH):
+        yield [StoredFile(d["_id"], d["metadata"]["photo"], d["length"]) for d in documents]
+
+
+async def incomplete_files_before(db: Database, moment: datetime) -> list[ObjectId]:
+    """Files written before `moment` whose chunks are stored but whose files document is not
+    (a stop between the two writes of `put_file`)."""
+    cursor = db[_CHUNKS].find(
+        {"files_id": {"$lt": ObjectId.from_datetime(moment)}, "n": 0},
+        {"files_id": 1, "_id": 0},
+        batch_size=_BATCH,
+        # Real MongoDB picks this index by itself; the embedded one would read every chunk.
+        hint=_CHUNKS_KEY,
+    )
+    incomplete: list[ObjectId] = []
+    while documents := await cursor.to_list(_BATCH):
+        ids = [d["files_id"] for d in documents]
+        listed = {d["_id"] async for d in db[_FILES].find({"_id": {"$in": ids}}, {"_id": 1})}
+        incomplete += [file_id for file_id in ids if file_id not in listed]
+    return incomplete
+
+
+async def delete_chunks(db: Database, file_ids: Collection[ObjectId]) -> None:
+    """Remove the chunks of files that have no files document."""
+    if file_ids:
+        await db[_CHUNKS].delete_many({"files_id": {"$in": list(file_ids)}})

@@ -87,14 +87,15 @@ async def _store(
     source: PhotoSource,
     added_by: str | None,
 ) -> IngestResult:
+    photo_id = photo_id_for(sha256)
     original_id = await files.put_file(
-        db, data, filename=filename, content_type=prepared.content_type
+        db, data, photo_id=photo_id, filename=filename, content_type=prepared.content_type
     )
     small_id = await files.put_file(
-        db, prepared.small, filename=filename, content_type="image/jpeg"
+        db, prepared.small, photo_id=photo_id, filename=filename, content_type="image/jpeg"
     )
     record = PhotoRecord(
-        id=photo_id_for(sha256),
+        id=photo_id,
         sha256=sha256,
         filename=filename,
         source=source,

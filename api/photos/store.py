@@ -9,6 +9,7 @@ scan; ``sha256`` starts with the id, so both give the same order.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -99,6 +100,14 @@ async def find_photo(db: Database, photo_id: str) -> PhotoRecord | None:
 async def find_by_sha256(db: Database, sha256: str) -> PhotoRecord | None:
     doc = await db[COLLECTION].find_one({"sha256": sha256}, _PROJECTION)
     return None if doc is None else _from_document(doc)
+
+
+async def file_ids_of(db: Database, photo_ids: Collection[str]) -> set[object]:
+    """The ids of the files (original and small copy) that these photos refer to."""
+    cursor = db[COLLECTION].find(
+        {"_id": {"$in": list(photo_ids)}}, {"original_file_id": 1, "small_file_id": 1}
+    )
+    return {doc[field] async for doc in cursor for field in ("original_file_id", "small_file_id")}
 
 
 def window_filter(

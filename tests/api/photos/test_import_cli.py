@@ -15,16 +15,6 @@ from tests.api.photos.builders import (
 )
 
 
-@pytest.fixture
-def cli_env(
-    monkeypatch: pytest.MonkeyPatch, mongodb_uri: str, db_name: str, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PHOTOSURVEY_MONGODB_URI", mongodb_uri)
-    monkeypatch.setenv("PHOTOSURVEY_DB_NAME", db_name)
-    monkeypatch.setenv("PHOTOSURVEY_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("PHOTOSURVEY_ENV", "dev")
-
-
 async def _run(*argv: str) -> int:
     # The command runs its own event loop, as from a shell.
     return await asyncio.to_thread(main, ["import", *argv])

@@ -1,0 +1,46 @@
+"""Photo bytes that no photo refers to, found and removed (`photosurvey prune-files`).
+
+A photo's two files are written before its record (`ingest`). A process stopped in between
+(killed, crashed, its database connection lost) leaves files that no photo refers to, and
+one stopped while writing a file leaves chunks with no files document. Nothing else would
+ever remove them: the same bytes uploaded again get new files. Each file records its
+photo's id (`files.put_file`), so whether a photo still refers to it is a lookup by id.
+
+Only files written before a moment are looked at: younger ones may belong to an upload
+still in progress, whose record is about to be written. `MIN_GRACE` keeps that moment at
+least ten minutes in the past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from api.database import Database
+from api.photos import files, store
+
+DEFAULT_GRACE = timedelta(hours=1)
+MIN_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What was removed (or, in a dry run, would be)."""
+
+    files: int  # complete files no photo refers to
+    bytes: int  # their size
+    incomplete: int  # files whose chunks were written but not their files document
+
+
+async def prune_files(db: Database, *, written_before: datetime, dry_run: bool = False) -> Pruned:
+    """Remove the files written before `written_before` that no photo refers to."""
+    unreferenced: list[files.StoredFile] = []
+    async for batch in files.files_written_before(db, written_before):
+        referenced = await store.file_ids_of(db, {stored.photo_id for stored in batch})
+        unreferenced += [stored for stored in batch if stored.id not in referenced]
+    incomplete = await files.incomplete_files_before(db, written_before)
+    if not dry_run:
+        for stored in unreferenced:
+            await files.delete_file(db, stored.id)
+        await files.delete_chunks(db, incomplete)
+    return Pruned(len(unreferenced), sum(stored.length for stored in unreferenced), len(incomplete))
