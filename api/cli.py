@@ -18,6 +18,7 @@ from api.auth.store import add_contributor
 from api.connection import open_database
 from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
+from api.photos import files
 from api.photos.importer import run_import
 from api.photos.pruning import DEFAULT_GRACE, MIN_GRACE, Pruned, prune_files
 from api.prelabel.command import run_prelabel
@@ -193,6 +194,7 @@ def _prune_files(args: argparse.Namespace) -> int:
 
     async def prune() -> Pruned:
         async with open_database(settings) as db:
+            await ensure_indexes(db, files.INDEXES)  # the service may never have run on it
             return await prune_files(db, written_before=written_before, dry_run=args.dry_run)
 
     pruned = asyncio.run(prune())

@@ -130,6 +130,17 @@ async def test_the_command_removes_only_files_older_than_its_grace(
     assert await files.read_file(db, kept.photo.original_file_id) == jpeg_bytes()
 
 
+@pytest.mark.usefixtures("cli_env")
+async def test_the_command_runs_on_a_database_the_service_never_prepared(
+    db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await db[CHUNKS].drop_indexes()  # its search for incomplete files hints the chunks index
+
+    assert await _prune_command() == 0
+
+    assert "removed 0 files" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
