@@ -13,10 +13,15 @@ it reopens get more answers.
 
 Selection is the service's: started photos first, fewest answers still needed first
 (`Demand.priority`), with `EXPLORATION` of the asks going to a random new photo.
+
+`even_accuracy` is what the adaptive choice is measured against at the same cost: as many
+answers as the replay used, spread evenly (every item's answers in a seeded random order,
+dealt one round over all items at a time), aggregated like all answers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import random
 import sys
@@ -109,6 +114,22 @@ class Replay:
         return {item: self.engine.consensus(item).label for item in self.queues}
 
 
+def even_share(data: CrowdData, budget: int, seed: int) -> list[tuple[str, str, str]]:
+    """`budget` answers spread evenly over the items, each item's in a random order."""
+    rng = random.Random(seed)
+    per_item: dict[str, list[tuple[str, str, str]]] = {}
+    for answer in data.answers:
+        per_item.setdefault(answer[0], []).append(answer)
+    for answers in per_item.values():
+        rng.shuffle(answers)
+    items, chosen, round_ = list(per_item), [], 0
+    while len(chosen) < min(budget, len(data.answers)):
+        rng.shuffle(items)
+        chosen += [per_item[item][round_] for item in items if round_ < len(per_item[item])]
+        round_ += 1
+    return chosen[:budget]
+
+
 def run(directory: Path, seed: int) -> dict[str, float | int]:
     data = read_crowd(directory)
     started = time.perf_counter()
@@ -121,6 +142,8 @@ def run(directory: Path, seed: int) -> dict[str, float | int]:
         "adaptive_answers_used": replay.used,
         "answers_ratio": round(replay.used / len(data.answers), 4),
     }
+    even = dataclasses.replace(data, answers=even_share(data, replay.used, seed))
+    results["even_accuracy"] = accuracy(batch_labels(even), data.truth)
     results["seconds"] = round(time.perf_counter() - started, 2)
     return results
 
