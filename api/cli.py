@@ -123,10 +123,19 @@ def _grace_minutes(value: str) -> timedelta:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of minutes") from None
     if minutes < _minutes(MIN_GRACE):
         raise argparse.ArgumentTypeError(
-            f"{minutes} is too recent: use at least {_minutes(MIN_GRACE)} minutes, as younger "
-            "files may belong to an upload still in progress"
+            f"must be at least {_minutes(MIN_GRACE)} minutes, not {minutes}: younger files may "
+            "belong to an upload still in progress"
+        )
+    since_1970 = datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    if minutes > _minutes(since_1970):
+        raise argparse.ArgumentTypeError(
+            f"{minutes} minutes ago is before 1970, when file ids begin: no file is that old"
         )
     return timedelta(minutes=minutes)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -200,7 +209,8 @@ def _prune_files(args: argparse.Namespace) -> int:
     pruned = asyncio.run(prune())
     verb = "would remove" if args.dry_run else "removed"
     print(
-        f"{verb} {pruned.files} files that no photo refers to ({pruned.bytes} bytes) and the "
-        f"chunks of {pruned.incomplete} files never completed"
+        f"{verb} {_count(pruned.files, 'file')} that no photo refers to "
+        f"({_count(pruned.size_bytes, 'byte')}) and the chunks of "
+        f"{_count(pruned.incomplete, 'file')} never completed"
     )
     return 0

@@ -66,6 +66,14 @@ def read_crowd(directory: Path) -> CrowdData:
     return CrowdData(answers, truth, labels)
 
 
+def answers_by_item(data: CrowdData) -> dict[str, list[tuple[str, str]]]:
+    """Each item's (worker, label) answers, in file order."""
+    per_item: dict[str, list[tuple[str, str]]] = {}
+    for item, worker, label in data.answers:
+        per_item.setdefault(item, []).append((worker, label))
+    return per_item
+
+
 def batch_labels(data: CrowdData) -> dict[str, str | None]:
     """Each item's label from one full re-estimation (EM to convergence) over every answer."""
     records = [

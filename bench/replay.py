@@ -15,8 +15,8 @@ Selection is the service's: started photos first, fewest answers still needed fi
 (`Demand.priority`), with `EXPLORATION` of the asks going to a random new photo.
 
 `even_accuracy` is what the adaptive choice is measured against at the same cost: as many
-answers as the replay used, spread evenly (every item's answers in a seeded random order,
-dealt one round over all items at a time), aggregated like all answers.
+answers as the replay used, spread evenly over the items (`even_share`), aggregated like
+all answers.
 """
 
 from __future__ import annotations
@@ -34,7 +34,14 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from _crowd import CrowdData, accuracy, batch_labels, read_crowd, run_command  # noqa: E402
+from _crowd import (  # noqa: E402
+    CrowdData,
+    accuracy,
+    answers_by_item,
+    batch_labels,
+    read_crowd,
+    run_command,
+)
 
 from api.consensus.engine import ConsensusEngine, EngineSettings  # noqa: E402
 from api.consensus.retirement import Demand, RetirementPolicy  # noqa: E402
@@ -49,9 +56,7 @@ class Replay:
     def __init__(self, data: CrowdData, seed: int) -> None:
         self.data = data
         self.rng = random.Random(seed)
-        self.queues: dict[str, deque[tuple[str, str]]] = {}
-        for item, worker, label in data.answers:
-            self.queues.setdefault(item, deque()).append((worker, label))
+        self.queues = {item: deque(answers) for item, answers in answers_by_item(data).items()}
         cap = max(len(queue) for queue in self.queues.values()) + 1
         self.engine = ConsensusEngine(EngineSettings(policy=RetirementPolicy(cap=cap)))
         self.fresh = list(self.queues)
@@ -115,17 +120,17 @@ class Replay:
 
 
 def even_share(data: CrowdData, budget: int, seed: int) -> list[tuple[str, str, str]]:
-    """`budget` answers spread evenly over the items, each item's in a random order."""
+    """`budget` answers spread evenly: every item's first answer (file order, as the replay
+    takes them), then every item's second, and so on; each round visits the items in a
+    seeded random order, which decides who gets the last, partial round."""
     rng = random.Random(seed)
-    per_item: dict[str, list[tuple[str, str, str]]] = {}
-    for answer in data.answers:
-        per_item.setdefault(answer[0], []).append(answer)
-    for answers in per_item.values():
-        rng.shuffle(answers)
+    per_item = answers_by_item(data)
     items, chosen, round_ = list(per_item), [], 0
     while len(chosen) < min(budget, len(data.answers)):
         rng.shuffle(items)
-        chosen += [per_item[item][round_] for item in items if round_ < len(per_item[item])]
+        chosen += [
+            (item, *per_item[item][round_]) for item in items if round_ < len(per_item[item])
+        ]
         round_ += 1
     return chosen[:budget]
 

@@ -11,7 +11,6 @@ are ensured at start-up instead (`INDEXES`). Reading goes through the driver's b
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
@@ -119,9 +118,13 @@ async def read_file(db: Database, file_id: object) -> bytes | None:
 
 
 async def delete_file(db: Database, file_id: object) -> None:
-    """Remove a file and its chunks; a missing file is not an error."""
-    with contextlib.suppress(NoFile):
-        await AsyncGridFSBucket(db, bucket_name=BUCKET).delete(file_id)
+    """Remove a file's chunks, then its files document; a missing file is not an error.
+
+    The reverse of `put_file`'s order, so a stop in between leaves a listed file that no
+    photo refers to, which the next search for leftovers finds again (`pruning`).
+    """
+    await db[_CHUNKS].delete_many({"files_id": file_id})
+    await db[_FILES].delete_one({"_id": file_id})
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ async def files_written_before(db: Database, moment: datetime) -> AsyncIterator[
 
 async def incomplete_files_before(db: Database, moment: datetime) -> list[ObjectId]:
     """Files written before `moment` whose chunks are stored but whose files document is not
-    (a stop between the two writes of `put_file`)."""
+    (a stop between the two writes of `put_file`, whose first chunk is written first)."""
     cursor = db[_CHUNKS].find(
         {"files_id": {"$lt": ObjectId.from_datetime(moment)}, "n": 0},
         {"files_id": 1, "_id": 0},

@@ -8,7 +8,8 @@ photo's id (`files.put_file`), so whether a photo still refers to it is a lookup
 
 Only files written before a moment are looked at: younger ones may belong to an upload
 still in progress, whose record is about to be written. `MIN_GRACE` keeps that moment at
-least ten minutes in the past.
+least ten minutes in the past. A file's age comes from its id, made by the process that
+wrote it, so the machines' clocks must agree to within that margin.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Pruned:
     """What was removed (or, in a dry run, would be)."""
 
     files: int  # complete files no photo refers to
-    bytes: int  # their size
+    size_bytes: int  # their size
     incomplete: int  # files whose chunks were written but not their files document
 
 

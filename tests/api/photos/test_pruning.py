@@ -54,7 +54,7 @@ async def test_files_of_an_interrupted_upload_are_removed_and_a_photos_files_kep
 
     pruned = await prune_files(db, written_before=_soon())
 
-    assert pruned == Pruned(files=2, bytes=lost_bytes, incomplete=1)
+    assert pruned == Pruned(files=2, size_bytes=lost_bytes, incomplete=1)
     assert await db[FILES].count_documents({"_id": {"$in": lost_ids}}) == 0
     assert await db[CHUNKS].count_documents({"files_id": {"$in": [*lost_ids, incomplete]}}) == 0
     assert await files.read_file(db, kept.photo.original_file_id) == jpeg_bytes(640, 480)
@@ -62,6 +62,35 @@ async def test_files_of_an_interrupted_upload_are_removed_and_a_photos_files_kep
     # The same bytes can be uploaded again, and are stored whole.
     again = await _stored_photo(db, png_bytes())
     assert await files.read_file(db, again.photo.original_file_id) == png_bytes()
+
+
+async def test_a_second_copy_of_a_stored_photo_is_removed_and_the_first_kept(
+    db: Database,
+) -> None:
+    # The same bytes uploaded twice at once: the second upload, finding the photo stored,
+    # deletes its own files; stopped before that, they carry the stored photo's id.
+    kept = await _stored_photo(db, jpeg_bytes())
+    stray = await files.put_file(
+        db, jpeg_bytes(), photo_id=kept.photo.id, filename="kept.jpg", content_type="image/jpeg"
+    )
+
+    pruned = await prune_files(db, written_before=_soon())
+
+    assert pruned == Pruned(files=1, size_bytes=len(jpeg_bytes()), incomplete=0)
+    assert await files.read_file(db, stray) is None
+    assert await files.read_file(db, kept.photo.original_file_id) == jpeg_bytes()
+    assert await files.read_file(db, kept.photo.small_file_id)
+
+
+async def test_a_removal_stopped_half_way_is_finished_by_the_next_run(db: Database) -> None:
+    lost = await _interrupted_upload(db, png_bytes())
+    original = lost.photo.original_file_id
+    await db[CHUNKS].delete_many({"files_id": original})  # as far as `delete_file` got
+
+    pruned = await prune_files(db, written_before=_soon())
+
+    assert pruned.files == 2
+    assert await db[FILES].count_documents({"_id": original}) == 0
 
 
 async def test_a_dry_run_reports_and_removes_nothing(db: Database) -> None:
@@ -73,7 +102,7 @@ async def test_a_dry_run_reports_and_removes_nothing(db: Database) -> None:
 
     assert (pruned.files, pruned.incomplete) == (2, 1)
     assert (
-        pruned.bytes
+        pruned.size_bytes
         == lost.photo.size_bytes
         + ((await db[FILES].find_one({"_id": lost.photo.small_file_id}) or {})["length"])
     )
@@ -86,7 +115,7 @@ async def test_files_written_after_the_moment_are_left_alone(db: Database) -> No
 
     pruned = await prune_files(db, written_before=datetime.now(UTC) - timedelta(minutes=10))
 
-    assert pruned == Pruned(files=0, bytes=0, incomplete=0)
+    assert pruned == Pruned(files=0, size_bytes=0, incomplete=0)
     assert await files.read_file(db, lost.photo.original_file_id) == png_bytes()
     assert await db[CHUNKS].count_documents({"files_id": incomplete}) == 1
 
@@ -98,7 +127,7 @@ async def test_a_file_that_does_not_record_its_photo_is_left_alone(db: Database)
 
     pruned = await prune_files(db, written_before=_soon())
 
-    assert pruned == Pruned(files=0, bytes=0, incomplete=0)
+    assert pruned == Pruned(files=0, size_bytes=0, incomplete=0)
     assert await files.read_file(db, lost.photo.original_file_id) == png_bytes()
 
 
@@ -124,7 +153,7 @@ async def test_the_command_removes_only_files_older_than_its_grace(
 
     out = capsys.readouterr().out
     assert "removed 0 files that no photo refers to (0 bytes)" in out
-    assert "the chunks of 1 files never completed" in out
+    assert "the chunks of 1 file never completed" in out
     assert await db[CHUNKS].count_documents({"files_id": old}) == 0
     assert await db[FILES].count_documents({}) == counted
     assert await files.read_file(db, kept.photo.original_file_id) == jpeg_bytes()
@@ -144,8 +173,9 @@ async def test_the_command_runs_on_a_database_the_service_never_prepared(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--older-than", "5"], "use at least 10 minutes"),
-        (["--older-than", "-60"], "use at least 10 minutes"),
+        (["--older-than", "5"], "must be at least 10 minutes, not 5"),
+        (["--older-than", "-60"], "must be at least 10 minutes, not -60"),
+        (["--older-than", "999999999999"], "999999999999 minutes ago is before 1970"),
         (["--older-than", "an hour"], "'an hour' is not a whole number of minutes"),
         (["--older-than"], "expected one argument"),
         (["--everything"], "unrecognized arguments: --everything"),
