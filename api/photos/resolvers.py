@@ -35,15 +35,17 @@ MAX_PAGE = 100
 
 @strawberry.type
 class PhotoQuery:
-    @strawberry.field(description="A photo by id; null when no photo has it. Needs a token.")
+    # Admins only: a photo shows its consensus and status, and a contributor who could read
+    # them could copy the crowd, or the label of a gold photo, instead of answering.
+    @strawberry.field(description="Admin: a photo by id; null when no photo has it.")
     async def photo(self, info: Info[Context, None], id: strawberry.ID) -> Photo | None:
-        await info.context.contributor()
+        await info.context.admin()
         record = await store.find_photo(info.context.db, str(id))
         return None if record is None else Photo.from_record(record)
 
     @strawberry.field(
-        description=f"Photos, a page at a time (`first` 1-{MAX_PAGE}, then `after` the last "
-        "cursor), in a stable order. Needs a token."
+        description=f"Admin: photos, a page at a time (`first` 1-{MAX_PAGE}, then `after` the "
+        "last cursor), in a stable order."
     )
     async def photos(
         self,
@@ -52,7 +54,7 @@ class PhotoQuery:
         first: int = 20,
         after: str | None = None,
     ) -> PhotoConnection:
-        await info.context.contributor()
+        await info.context.admin()
         if not 1 <= first <= MAX_PAGE:
             raise BadInput(f"first={first} is out of range; expected 1-{MAX_PAGE}")
         try:

@@ -11,7 +11,8 @@ the evaluation photos (README, Consensus), so it does not push answers aside."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 from api import counters
@@ -139,18 +140,26 @@ async def photo_demand(
     config: ConsensusConfig,
     estimates: consensus_store.Estimates,
 ) -> tuple[Consensus, Demand]:
-    """The photo's consensus now, and what it still needs."""
+    """The photo's consensus now, and what it still needs (what its contributors are told).
+
+    A gold photo never retires, and what a contributor is told about it must not give it
+    away: it needs what an ordinary photo would if its answers had said nothing (gold
+    answers move no consensus), until the answer cap, then 0.
+    """
     state = await consensus_store.read_photo_state(db, photo["_id"])
-    verdict = consensus(state, photo_prior(photo, estimates))
+    prior = photo_prior(photo, estimates)
+    verdict = consensus(state, prior)
     typical = estimates.typical_accuracy
-    need = demand(
-        verdict,
-        config.retirement,
-        is_gold=state.gold_label is not None,
+    need_of = partial(
+        demand,
+        policy=config.retirement,
         typical_accuracy=config.reliability.prior_mean if typical is None else typical,
         alphabet_size=_alphabet_size((photo.get("prediction") or {}).get("top_k", [])),
     )
-    return verdict, need
+    if state.gold_label is None:
+        return verdict, need_of(verdict)
+    cover = need_of(consensus(replace(state, gold_label=None), prior))
+    return verdict, Demand(None, cover.answers_still_needed, cover.started)
 
 
 def _alphabet_size(top_k: list[Mapping[str, Any]]) -> int:

@@ -166,15 +166,15 @@ async def _record_on_photo(
     read of the photo when another answer changed it first)."""
     contributor_id = answer["contributor_id"]
     for _ in range(_MAX_RETRIES):
-        if contributor_id in photo.get("answerers", ()):
-            return int(photo["still_needed"])  # recorded by an earlier attempt
         verdict, need = await photo_demand(db, photo, config=config, estimates=estimates)
+        if contributor_id in photo.get("answerers", ()):
+            return need.answers_still_needed  # recorded by an earlier attempt
         fields = queue_state(photo, verdict=verdict, need=need)
         after = await store.record_answer(
             db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
         )
         if after is not None:
             await settle_change(db, before=photo, after=after)
-            return int(fields["still_needed"])
+            return need.answers_still_needed
         photo = await _photo_of(db, answer)
     raise RuntimeError("the photo kept changing under the answer")  # pragma: no cover

@@ -56,7 +56,7 @@ async def _walk(
 
 async def test_cursors_walk_every_photo_exactly_once(http: httpx.AsyncClient, db: Database) -> None:
     records = await _insert(db, 45)
-    seen = await _walk(http, await bearer(db, "cy"), first=10)
+    seen = await _walk(http, await bearer(db, "cy", admin=True), first=10)
 
     ids = [photo["id"] for photo in seen]
     assert len(ids) == len(set(ids)) == 45
@@ -68,7 +68,7 @@ async def test_filters_narrow_the_walk(http: httpx.AsyncClient, db: Database) ->
     samples = [_record(n, source="sample", status="done") for n in range(100, 107)]
     for record in samples:
         await store.insert_photo(db, record)
-    headers = await bearer(db, "cy")
+    headers = await bearer(db, "cy", admin=True)
 
     by_source = await _walk(http, headers, first=3, filter={"source": "SAMPLE"})
     by_status = await _walk(http, headers, first=3, filter={"status": "done"})
@@ -85,7 +85,7 @@ async def test_first_out_of_range_is_bad_input(
 ) -> None:
     response = await http.post(
         "/graphql", json={"query": PAGE, "variables": {"first": first}},
-        headers=await bearer(db, "cy"),
+        headers=await bearer(db, "cy", admin=True),
     )  # fmt: skip
 
     error = response.json()["errors"][0]
@@ -96,15 +96,20 @@ async def test_first_out_of_range_is_bad_input(
 async def test_a_foreign_cursor_is_bad_input(http: httpx.AsyncClient, db: Database) -> None:
     response = await http.post(
         "/graphql", json={"query": PAGE, "variables": {"after": "bm9wZQ=="}},
-        headers=await bearer(db, "cy"),
+        headers=await bearer(db, "cy", admin=True),
     )  # fmt: skip
 
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_photos_need_a_token(http: httpx.AsyncClient) -> None:
-    response = await http.post("/graphql", json={"query": PAGE})
-    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+async def test_photos_need_an_admin_token(http: httpx.AsyncClient, db: Database) -> None:
+    await _insert(db, 3)
+    anonymous = await http.post("/graphql", json={"query": PAGE})
+    contributor = await http.post("/graphql", json={"query": PAGE}, headers=await bearer(db, "cy"))
+
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert contributor.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert contributor.json()["data"] is None
 
 
 @pytest.mark.parametrize("photos", [0, 1, 30, 5000, 200_000])

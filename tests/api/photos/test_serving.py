@@ -140,7 +140,7 @@ async def test_the_photo_type_carries_a_working_url(http: httpx.AsyncClient, db:
     response = await http.post(
         "/graphql",
         json={"query": query, "variables": {"id": photo.id}},
-        headers=await bearer(db, "cy"),
+        headers=await bearer(db, "cy", admin=True),
     )
 
     urls = response.json()["data"]["photo"]
@@ -152,8 +152,9 @@ async def test_an_unknown_photo_id_is_null(http: httpx.AsyncClient, db: Database
     query = "query ($id: ID!) { photo(id: $id) { id } }"
     variables = {"id": "f" * 24}
     anonymous = await http.post("/graphql", json={"query": query, "variables": variables})
+    admin = await bearer(db, "cy", admin=True)
     response = await http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=await bearer(db, "cy")
+        "/graphql", json={"query": query, "variables": variables}, headers=admin
     )
 
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -82,6 +82,40 @@ async def test_gold_answers_grade_contributors_and_never_retire_the_photo(
     assert consensus.log_odds == {}, "gold answers must not move the photo's consensus"
 
 
+async def test_a_gold_photo_looks_like_any_photo_to_its_contributors(
+    http: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    gold_id, plain_id = await add_open_photos(db, [0.3, 0.3])
+    admin = await token_for(db, role="admin")
+    await graphql(http, MARK_GOLD, admin, photo=gold_id, label="n1")
+    told: dict[str, list[int]] = {gold_id: [], plain_id: []}
+    for n in range(settings.answer_cap + 1):  # past the cap, where an ordinary photo retires
+        token = await token_for(db, f"c{n}")
+        for _ in range(60):  # the gold photo is mixed in at random: ask until both are served
+            if len(told[gold_id]) > n and len(told[plain_id]) >= min(n + 1, 2):
+                break
+            for task in (await graphql(http, NEXT_TASKS, token, count=2))["data"]["nextTasks"]:
+                answer = {"choose": {"labelId": "n1"}}
+                payload = {"leaseId": task["leaseId"], "answer": answer,
+                           "idempotencyKey": task["leaseId"]}  # fmt: skip
+                body = await graphql(http, SUBMIT, token, input=payload)
+                told[task["photoId"]].append(body["data"]["submitAnswer"]["answersStillNeeded"])
+        peek = await graphql(http, CONSENSUS, token, id=gold_id)
+        assert peek["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert peek["data"] == {"photo": None}
+
+    # Counting down like an ordinary photo's, never the internal "always open" figure.
+    assert told[gold_id][: settings.answer_cap] == sorted(
+        told[gold_id][: settings.answer_cap], reverse=True
+    )
+    assert 1 <= told[gold_id][0] < settings.answer_cap
+    assert told[gold_id][settings.answer_cap - 1 :] == [0, 0]
+    assert told[plain_id][-1] == 0  # it retired
+    photo = await db.photos.find_one({"_id": gold_id})
+    assert photo is not None
+    assert photo["status"] == "gold"
+
+
 async def test_admins_see_contributors_least_reliable_first(
     http: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
@@ -104,9 +138,9 @@ async def test_admins_see_contributors_least_reliable_first(
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_photos_show_their_consensus(http: httpx.AsyncClient, db: Database) -> None:
+async def test_photos_show_their_consensus_to_admins(http: httpx.AsyncClient, db: Database) -> None:
     (photo_id,) = await add_open_photos(db, [0.3])
-    token = await token_for(db)
+    token = await token_for(db, "admin", role="admin")
     assert (await graphql(http, CONSENSUS, token, id=photo_id))["data"]["photo"][
         "consensus"
     ] is None

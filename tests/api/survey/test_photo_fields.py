@@ -31,11 +31,12 @@ async def test_photos_carry_predictions_and_answer_counts(
     payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
     await graphql(http, SUBMIT, token, input=payload)
 
+    admin = await token_for(db, "admin", role="admin")
     before = await _finds(db)
-    await graphql(http, BARE_PAGE, token)
+    await graphql(http, BARE_PAGE, admin)
     bare = await _finds(db) - before
     before = await _finds(db)
-    body = await graphql(http, PAGE, token)
+    body = await graphql(http, PAGE, admin)
     finds = await _finds(db) - before
 
     nodes = {edge["node"]["id"]: edge["node"] for edge in body["data"]["photos"]["edges"]}
