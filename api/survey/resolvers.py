@@ -183,8 +183,11 @@ def _answer(given: AnswerInput) -> Answer:
         if given.choose.none is False:
             raise BadInput("choose.none must be true when given; to pick a label use labelId")
         label_id = given.choose.label_id
-        # @oneOf: the member not given is UNSET (falsy), not None.
-        return Answer(choice=str(label_id)) if label_id else Answer(none_of_these=True)
+        # @oneOf: the member not given is UNSET. An empty id is a choice, refused as no
+        # candidate, never read as "none of these".
+        if label_id is strawberry.UNSET or label_id is None:
+            return Answer(none_of_these=True)
+        return Answer(choice=str(label_id))
     assert given.describe  # @oneOf guarantees exactly one member
     return Answer(tags=normalise_tags(given.describe.tags))
 

@@ -66,6 +66,7 @@ async def _leased_task(
         (0.9, {"choose": {"labelId": "n0"}}, "the question is VERIFY; the answer is CHOOSE"),
         (0.3, {"verify": "YES"}, "the question is CHOOSE; the answer is VERIFY"),
         (0.3, {"choose": {"labelId": "n999"}}, "'n999' is not a candidate"),
+        (0.3, {"choose": {"labelId": ""}}, "'' is not a candidate"),
         (0.05, {"describe": {"tags": ["  ", ""]}}, "at least one non-empty tag"),
         (0.05, {"describe": {"tags": ["x" * 65]}}, "at most 64 characters"),
         (0.05, {"describe": {"tags": [f"t{i}" for i in range(21)]}}, "at most 20 are accepted"),
@@ -101,6 +102,8 @@ async def test_another_contributors_lease_is_not_found(
     payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
     result = (await graphql(http, SUBMIT, intruder, input=payload))["data"]["submitAnswer"]
     assert result["__typename"] == "LeaseNotFound"
+    assert "no lease of yours has this id" in result["message"]
+    assert await db.answers.count_documents({}) == 0
 
 
 async def test_an_expired_lease_stores_nothing(http: httpx.AsyncClient, db: Database) -> None:
@@ -121,3 +124,5 @@ async def test_a_bad_idempotency_key_is_bad_input(
     payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": key}
     body = await graphql(http, SUBMIT, token, input=payload)
     assert _error_code(body) == "BAD_USER_INPUT"
+    assert "idempotencyKey" in body["errors"][0]["message"]
+    assert await db.answers.count_documents({}) == 0
