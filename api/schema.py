@@ -48,10 +48,11 @@ class Mutation(SurveyMutation, PhotoMutation):
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Errors raised by our code are unexpected unless they are `ClientError`s; syntax and
-    validation errors (no original error) are not."""
+    """Errors raised while resolving a field (they have a path) are unexpected unless they
+    are `ClientError`s. The others are the client's: syntax and validation errors, and a
+    variable of the wrong type (whose message names the variable and what was wrong)."""
     original = error.original_error
-    return original is not None and not isinstance(original, ClientError)
+    return original is not None and error.path is not None and not isinstance(original, ClientError)
 
 
 class PhotoSurveySchema(strawberry.Schema):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import cast
 
 import strawberry
 from starlette.datastructures import UploadFile
@@ -100,18 +99,24 @@ class PhotoMutation:
     async def add_photo(
         self, info: Info[Context, None], file: Upload, filename: str | None = None
     ) -> AddPhotoResult:
-        # Typed as bytes by strawberry; over ASGI it is Starlette's UploadFile, whose size the
-        # body limit (api/limits.py) has already capped. Strawberry never closes it.
-        upload = cast(UploadFile, file)
+        # Typed as bytes by strawberry; sent as a multipart file it is Starlette's UploadFile,
+        # whose size the body limit (api/limits.py) has already capped, and which strawberry
+        # never closes. A JSON value in its place arrives as is.
+        if not isinstance(file, UploadFile):
+            await info.context.admin()
+            raise BadInput(
+                "file must be a file part of a GraphQL multipart request (the "
+                "'operations' and 'map' form fields), not a JSON value"
+            )
         try:
             caller = await info.context.admin()
-            data = await upload.read()
+            data = await file.read()
         finally:
-            await upload.close()
+            await file.close()
         result = await ingest_photo(
             info.context.db,
             data,
-            filename=filename or upload.filename,
+            filename=filename or file.filename,
             source="upload",
             added_by=caller.id,
         )

@@ -111,3 +111,23 @@ async def test_an_upload_under_the_limit_is_streamed_through(
     response = await small_limit_http.post("/graphql", content=_chunks(body), headers=headers)
 
     assert response.json()["data"]["addPhoto"]["__typename"] == "PhotoAdded"
+
+
+@pytest.mark.parametrize("value", ["aGVsbG8=", {"bytes": 1}, None])
+async def test_a_file_sent_as_json_is_bad_input(
+    http: httpx.AsyncClient, db: Database, value: object
+) -> None:
+    query = "mutation($file: Upload!) { addPhoto(file: $file) { __typename } }"
+    response = await http.post(
+        "/graphql",
+        json={"query": query, "variables": {"file": value}},
+        headers=await bearer(db, "ada", admin=True),
+    )
+
+    error = response.json()["errors"][0]
+    if value is None:  # a null for a required argument: refused before any resolver runs
+        assert "Expected value of non-null type 'Upload!' not to be None" in error["message"]
+    else:
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "multipart request" in error["message"]
+    assert await db.photos.count_documents({}) == 0

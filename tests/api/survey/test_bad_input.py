@@ -126,3 +126,42 @@ async def test_a_bad_idempotency_key_is_bad_input(
     assert _error_code(body) == "BAD_USER_INPUT"
     assert "idempotencyKey" in body["errors"][0]["message"]
     assert await db.answers.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        ("mutation($c: Int!) { nextTasks(count: $c) { leaseId } }", {"c": "abc"},
+         "Variable '$c' has invalid value: Int cannot represent non-integer value: 'abc'"),
+        ("mutation($c: Int!) { nextTasks(count: $c) { leaseId } }", {"c": 2**40},
+         "Int cannot represent non 32-bit signed integer value"),
+        ("mutation($i: SubmitAnswerInput!) { submitAnswer(input: $i) { __typename } }",
+         {"i": {"leaseId": "x", "idempotencyKey": "k", "answer": {"verify": "MAYBE"}}},
+         "at .answer.verify: Value 'MAYBE' does not exist in 'Verdict' enum"),
+        ("mutation($i: SubmitAnswerInput!) { submitAnswer(input: $i) { __typename } }",
+         {"i": {"leaseId": "x", "idempotencyKey": "k", "answer": {"describe": {"tags": 5}}}},
+         "at .answer.describe.tags: String cannot represent a non string value: 5"),
+        ("query($f: PhotoFilterInput) { photos(filter: $f) { edges { cursor } } }",
+         {"f": {"source": "NOPE"}}, "Value 'NOPE' does not exist in 'PhotoSource' enum"),
+        ('query($s: PhotoSize!) { photo(id: "x") { url(size: $s) } }', {"s": "HUGE"},
+         "Value 'HUGE' does not exist in 'PhotoSize' enum"),
+    ],
+)  # fmt: skip
+async def test_a_variable_of_the_wrong_type_is_named_with_what_was_wrong(
+    http: httpx.AsyncClient,
+    db: Database,
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+    variables: dict[str, Any],
+    message: str,
+) -> None:
+    token = await token_for(db, role="admin")
+    response = await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert message in response.json()["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "logged as a fault"
+    assert await db.answers.count_documents({}) == 0
