@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import math
 import os
+import re
 import secrets
 import time
 from functools import lru_cache
@@ -81,6 +82,9 @@ def _read_key(path: Path) -> bytes:
     return key.encode()
 
 
+_EXPIRES = re.compile(r"[0-9]{1,12}")  # Unix seconds, ASCII digits only
+
+
 def sign(photo_id: str, *, size: PhotoSize, expires: int, key: bytes) -> str:
     message = f"{photo_id}\n{size}\n{expires}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()
@@ -116,7 +120,7 @@ def check_signature(
 ) -> SignatureCheck:
     if expires is None or sig is None:
         return SignatureCheck.MISSING
-    if not expires.isdigit():
+    if not _EXPIRES.fullmatch(expires):  # not `isdigit`: that takes "²", which int() refuses
         return SignatureCheck.INVALID
     expected = sign(photo_id, size=size, expires=int(expires), key=key)
     if not hmac.compare_digest(expected.encode(), sig.encode()):

@@ -64,6 +64,8 @@ def test_a_signature_binds_photo_size_and_expiry() -> None:
     assert check(size="original") is SignatureCheck.INVALID
     assert check(expires="2001") is SignatureCheck.INVALID
     assert check(expires="-1") is SignatureCheck.INVALID
+    assert check(expires="²") is SignatureCheck.INVALID  # a digit to str.isdigit, not to int()
+    assert check(expires="9" * 5000) is SignatureCheck.INVALID  # beyond int()'s digit limit
     assert check_signature("a" * 24, size="small", expires="2000", sig=sig, key=KEY, now=2001) is (
         SignatureCheck.EXPIRED
     )
