@@ -31,6 +31,7 @@ from api.photos import files as photo_files
 from api.photos import store as photo_store
 from api.photos.routes import photo_routes
 from api.photos.samples import first_run_samples
+from api.photos.signing import secret_key_for
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import schema
@@ -98,10 +99,11 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the service; with no `settings`, read them from the environment. Bad settings
-    (`SettingsError`) and, with the pre-label worker on, a bad model file (`InferenceError`)
-    fail here, before anything is served."""
+    (`SettingsError`, a short key in the dev key file among them) and, with the pre-label
+    worker on, a bad model file (`InferenceError`) fail here, before anything is served."""
     settings = Settings.from_environ() if settings is None else settings
     settings.check_can_serve()
+    secret_key_for(settings)  # read (in dev, made) now: a bad key file stops the start
     configure_logging(settings.log_level)
     runtime = Runtime(
         settings,

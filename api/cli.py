@@ -14,6 +14,7 @@ import uvicorn
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from api.app import create_app
+from api.auth import store as auth_store
 from api.auth.store import add_contributor
 from api.connection import open_database
 from api.database import ensure_indexes
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         "gold", help="make a pre-labelled photo a gold photo with its known label"
     )
     gold.add_argument("photo_id", help="the photo's id")
-    gold.add_argument("label_id", help="its true label's id, e.g. n02099601")
+    gold.add_argument("label_id", type=_label_id, help="its true label's id, e.g. n02099601")
     gold.set_defaults(run=_mark_gold)
 
     prune = commands.add_parser(
@@ -109,6 +110,12 @@ def _contributor_name(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a valid name; use 1-64 letters, digits or ._@+-"
         )
+    return value
+
+
+def _label_id(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("the label id must not be empty")
     return value
 
 
@@ -153,8 +160,15 @@ def _export_schema(args: argparse.Namespace) -> int:
     text = schema.as_str() + "\n"
     if args.output is None:
         sys.stdout.write(text)
-    else:
+        return 0
+    try:
         args.output.write_text(text)
+    except OSError as exc:
+        print(
+            f"photosurvey export-schema: cannot write {args.output}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -163,6 +177,7 @@ def _add_contributor(args: argparse.Namespace) -> int:
 
     async def add() -> str:
         async with open_database(settings) as db:
+            await ensure_indexes(db, (auth_store.INDEXES,))  # names are unique by this index
             _, token = await add_contributor(
                 db, args.name, role="admin" if args.admin else "contributor"
             )

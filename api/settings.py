@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from pymongo.errors import PyMongoError
+from pymongo.uri_parser import parse_uri
+
 from api.consensus.reliability import ReliabilityPrior
 
 PREFIX = "PHOTOSURVEY_"
@@ -110,7 +113,19 @@ def _mongodb_uri(name: str, raw: str) -> str:
         raise SettingsError(
             f"{name}={raw!r} is not a MongoDB URI; expected mongodb://... or mongodb+srv://..."
         )
+    if value.startswith("mongodb://"):  # a +srv URI is only checked when looked up (DNS)
+        try:
+            parse_uri(value)
+        except (ValueError, PyMongoError) as exc:  # InvalidURI and ConfigurationError
+            raise SettingsError(f"{name} is not a valid MongoDB URI: {exc}") from None
     return value
+
+
+def _data_dir(name: str, raw: str) -> Path:
+    path = Path(_text(name, raw))
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name}={raw!r} is a file; give a folder (it is made if missing)")
+    return path
 
 
 def _db_name(name: str, raw: str) -> str:
@@ -194,7 +209,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
 _PARSERS: dict[str, Callable[[str, str], object]] = {
     "mongodb_uri": _mongodb_uri,
     "db_name": _db_name,
-    "data_dir": lambda name, raw: Path(_text(name, raw)),
+    "data_dir": _data_dir,
     "host": _text,
     "port": _int_between(1, 65535),
     "env": _choice(get_args(Environment)),

@@ -65,6 +65,17 @@ async def db(mongodb_uri: str, db_name: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+def cli_env(
+    monkeypatch: pytest.MonkeyPatch, mongodb_uri: str, db_name: str, tmp_path: Path
+) -> None:
+    """The environment a `photosurvey` command reads, pointed at the test database."""
+    monkeypatch.setenv("PHOTOSURVEY_MONGODB_URI", mongodb_uri)
+    monkeypatch.setenv("PHOTOSURVEY_DB_NAME", db_name)
+    monkeypatch.setenv("PHOTOSURVEY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("PHOTOSURVEY_ENV", "dev")
+
+
+@pytest.fixture
 def settings(mongodb_uri: str, db_name: str, tmp_path: Path) -> Settings:
     # No exploration: tests see the policy's order. No background pre-labelling: tests that
     # want it run it. Both have tests of their own.

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from api.photos.records import PhotoSize
-from api.settings import MIN_SECRET_KEY_LENGTH, Settings
+from api.settings import MIN_SECRET_KEY_LENGTH, Settings, SettingsError
 
 KEY_FILE = "secret_key"
 
@@ -75,7 +75,7 @@ def _dev_key(path: Path) -> bytes:
 def _read_key(path: Path) -> bytes:
     key = path.read_text().strip()
     if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise RuntimeError(
+        raise SettingsError(
             f"{path} holds a key shorter than {MIN_SECRET_KEY_LENGTH} characters; delete it "
             "to generate a new one (signed photo URLs issued before then stop working)"
         )

@@ -98,6 +98,10 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_LOG_LEVEL", "loud", "'DEBUG'"),
         ("PHOTOSURVEY_MONGODB_URI", "localhost:27017", "mongodb://"),
         ("PHOTOSURVEY_MONGODB_URI", "  ", "is empty"),
+        ("PHOTOSURVEY_MONGODB_URI", "mongodb://localhost:notaport", "Port contains non-digit"),
+        ("PHOTOSURVEY_MONGODB_URI", "mongodb://db:99999", "between 0 and 65535"),
+        ("PHOTOSURVEY_MONGODB_URI", "mongodb://", "at least one hostname"),
+        ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?replicaSett=rs0", "Unknown option"),
         ("PHOTOSURVEY_DB_NAME", "my.db", "not a valid database name"),
         ("PHOTOSURVEY_DB_NAME", "x" * 64, "at most 63"),
         ("PHOTOSURVEY_DATA_DIR", "", "is empty"),
@@ -132,3 +136,10 @@ def test_bad_value_names_the_variable_and_what_it_accepts(
     message = str(caught.value)
     assert variable in message
     assert expected in message
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    afile = tmp_path / "var"
+    afile.write_text("not a folder")
+    with pytest.raises(SettingsError, match=r"PHOTOSURVEY_DATA_DIR=.* is a file; give a folder"):
+        Settings.from_environ({"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_DATA_DIR": str(afile)})

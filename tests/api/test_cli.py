@@ -1,0 +1,79 @@
+"""The `photosurvey` commands not covered with their domain: bad arguments and bad places."""
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+from api.database import Database
+from api.photos.signing import KEY_FILE
+from api.settings import Settings
+from tests.processes import PHOTOSURVEY, photosurvey_environment
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_taken_name_is_refused_on_a_database_the_service_never_prepared(
+    db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await db.contributors.drop_indexes()  # as if the service had never started on it
+
+    first = await asyncio.to_thread(main, ["contributors", "add", "alice"])
+    second = await asyncio.to_thread(main, ["contributors", "add", "alice", "--admin"])
+
+    assert (first, second) == (0, 1)
+    captured = capsys.readouterr()
+    assert "Token for alice" in captured.out
+    assert "a contributor named 'alice' exists already" in captured.err
+    assert await db.contributors.count_documents({"name": "alice"}) == 1
+
+
+@pytest.mark.parametrize("name", ["", "two words", "x" * 65, "semi;colon"])
+def test_a_bad_contributor_name_is_a_usage_error(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["contributors", "add", name])
+    assert exit_.value.code == 2
+    assert "is not a valid name; use 1-64 letters, digits or ._@+-" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing/schema.graphql", "."])
+def test_export_schema_says_when_it_cannot_write(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export-schema", "--output", str(tmp_path / where)]) == 1
+    assert f"photosurvey export-schema: cannot write {tmp_path / where}:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("label", ["", "   "])
+def test_gold_with_an_empty_label_is_a_usage_error(
+    label: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["gold", "a" * 24, label])
+    assert exit_.value.code == 2
+    assert "the label id must not be empty" in capsys.readouterr().err
+
+
+def test_serve_stops_before_serving_on_a_short_dev_key(settings: Settings) -> None:
+    key_file = settings.data_dir / KEY_FILE
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text("short\n")
+    env = photosurvey_environment(
+        PHOTOSURVEY_ENV="dev",
+        PHOTOSURVEY_MONGODB_URI=str(settings.mongodb_uri),
+        PHOTOSURVEY_DB_NAME=settings.db_name,
+        PHOTOSURVEY_DATA_DIR=str(settings.data_dir),
+    )
+
+    # A process with a timeout: were the key read late, the service would start and serve.
+    done = subprocess.run(
+        [PHOTOSURVEY, "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 2
+    assert "configuration error" in done.stderr
+    assert "holds a key shorter than 32 characters; delete it" in done.stderr
+    assert key_file.read_text() == "short\n"  # left for the operator to replace
