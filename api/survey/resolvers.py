@@ -86,10 +86,10 @@ class SurveyMutation:
         "Never a photo the caller answered or holds; fewer (or none) when the pool runs dry."
     )
     async def next_tasks(self, info: Info[Context, None], count: int = 5) -> list[Task]:
-        if not 1 <= count <= tasks.MAX_TASKS_PER_REQUEST:
-            raise BadInput(f"count must be 1-{tasks.MAX_TASKS_PER_REQUEST}; got {count}")
         context = info.context
         caller = await context.contributor()
+        if not 1 <= count <= tasks.MAX_TASKS_PER_REQUEST:
+            raise BadInput(f"count must be 1-{tasks.MAX_TASKS_PER_REQUEST}; got {count}")
         leased = await tasks.next_tasks(
             context.db,
             contributor_id=caller.id,

@@ -27,6 +27,11 @@ async def test_a_missing_token_is_unauthenticated(
     assert "Bearer" in body["errors"][0]["message"]
 
 
+async def test_the_token_is_checked_before_the_arguments(http: httpx.AsyncClient) -> None:
+    body = await graphql(http, NEXT_TASKS, count=21)
+    assert _error_code(body) == "UNAUTHENTICATED"
+
+
 async def test_an_unknown_token_is_unauthenticated(http: httpx.AsyncClient, db: Database) -> None:
     body = await graphql(http, "{ me { name } }", "ps_not-a-real-token")
     assert _error_code(body) == "UNAUTHENTICATED"
