@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.consensus.aggregation import PhotoState, consensus
-from api.consensus.em import VoteRecord, reestimate
+from api.consensus.em import Reestimate, VoteRecord, reestimate
 from api.consensus.evidence import ChooseAnswer, Evidence, evidence_of
 
 
@@ -74,18 +74,36 @@ def answers_by_item(data: CrowdData) -> dict[str, list[tuple[str, str]]]:
     return per_item
 
 
-def batch_labels(data: CrowdData) -> dict[str, str | None]:
-    """Each item's label from one full re-estimation (EM to convergence) over every answer."""
+def fit(data: CrowdData, *, known: Reestimate | None = None) -> Reestimate:
+    """One full re-estimation (EM to convergence) over every answer in `data`; with `known`,
+    the posteriors under those reliabilities instead, unchanged (no EM step)."""
     records = [
         VoteRecord(item, worker, vote)
         for item, worker, label in data.answers
         for vote in data.evidence(label).votes
     ]
-    result = reestimate(records)
+    if known is None:
+        return reestimate(records)
+    return reestimate(
+        records,
+        given=known.contributors,
+        given_prior=known.label_prior,
+        given_pattern=known.pattern,
+        max_iterations=0,
+    )
+
+
+def labels_of(result: Reestimate) -> dict[str, str | None]:
+    """Each item's consensus label in a re-estimation's result."""
     return {
         item: consensus(PhotoState(log_odds=log_odds), result.label_prior).label
         for item, log_odds in result.log_odds.items()
     }
+
+
+def batch_labels(data: CrowdData) -> dict[str, str | None]:
+    """Each item's label from one full re-estimation (EM to convergence) over every answer."""
+    return labels_of(fit(data))
 
 
 def accuracy(predicted: dict[str, str | None], truth: dict[str, str]) -> float:
