@@ -70,22 +70,29 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; accepted: {sorted(known)}")
         values = dict(data)
-        try:
-            for key in ("mean", "std"):
-                if key in values:
-                    raw = values[key]
-                    values[key] = tuple(float(v) for v in (raw if isinstance(raw, list) else [raw]))
-            if "crop_ratio" in values:
-                values["crop_ratio"] = float(values["crop_ratio"])
-            if "top_k" in values and not isinstance(values["top_k"], int):
-                raise TypeError("top_k must be an integer")
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"bad config value: {exc}") from exc
+        for key in ("mean", "std"):
+            if key in values:
+                raw = values[key]
+                values[key] = tuple(
+                    _number(key, v) for v in (raw if isinstance(raw, list) else [raw])
+                )
+        if "crop_ratio" in values:
+            values["crop_ratio"] = _number("crop_ratio", values["crop_ratio"])
+        top_k = values.get("top_k", 1)
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            raise ConfigError(f"bad config value: top_k must be a whole number, got {top_k!r}")
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict that `from_mapping` reads back."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+def _number(key: str, value: object) -> float:
+    """A JSON number (not a string, not true or false) as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"bad config value: {key} takes numbers, got {value!r}")
+    return float(value)
 
 
 def _jsonable(value: object) -> object:

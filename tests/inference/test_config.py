@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,22 +33,25 @@ def test_no_sidecar_means_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "message"),
     [
-        {"crop": 0.9},
-        {"crop_ratio": 0},
-        {"crop_ratio": 1.5},
-        {"std": 0},
-        {"mean": "x"},
-        {"top_k": 0},
-        {"top_k": 2.5},
-        {"output": "scores"},
-        {"resample": "lanczos"},
-        {"version": 3},
+        ({"crop": 0.9}, "unknown config keys ['crop']"),
+        ({"crop_ratio": 0}, "crop_ratio"),
+        ({"crop_ratio": 1.5}, "crop_ratio"),
+        ({"crop_ratio": "0.875"}, "crop_ratio takes numbers, got '0.875'"),
+        ({"std": 0}, "std"),
+        ({"mean": "x"}, "mean takes numbers, got 'x'"),
+        ({"mean": [127, True, 127]}, "mean takes numbers, got True"),
+        ({"top_k": 0}, "top_k must be at least 1"),
+        ({"top_k": 2.5}, "top_k must be a whole number, got 2.5"),
+        ({"top_k": True}, "top_k must be a whole number, got True"),
+        ({"output": "scores"}, "output must be 'logits' or 'probabilities'"),
+        ({"resample": "lanczos"}, "resample"),
+        ({"version": 3}, "version"),
     ],
 )
-def test_bad_configs_are_refused(data: dict[str, object]) -> None:
-    with pytest.raises(ConfigError):
+def test_bad_configs_are_refused(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
         ModelConfig.from_mapping(data)
 
 
