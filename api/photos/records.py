@@ -13,6 +13,8 @@ ContentType = Literal["image/jpeg", "image/png", "image/webp"]
 PHOTO_SIZES: tuple[PhotoSize, ...] = ("small", "original")
 NEW_STATUS = "new"
 """The only status photo code writes; the survey's pre-label worker moves photos on."""
+STATUSES = (NEW_STATUS, "open", "unreadable", "retired", "gold")
+"""Every status a photo can have (what `photos(filter: {status})` accepts)."""
 
 
 @dataclass(frozen=True, kw_only=True)

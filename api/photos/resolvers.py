@@ -15,7 +15,7 @@ from api.photos import store
 from api.photos.images import ACCEPTED
 from api.photos.ingest import Added, Duplicate, IngestResult, ingest_photo
 from api.photos.pages import InvalidCursor, decode_cursor, encode_cursor, read_page
-from api.photos.records import PhotoRecord
+from api.photos.records import STATUSES, PhotoRecord
 from api.photos.types import (
     SOURCES,
     AddPhotoResult,
@@ -56,6 +56,11 @@ class PhotoQuery:
         await info.context.admin()
         if not 1 <= first <= MAX_PAGE:
             raise BadInput(f"first={first} is out of range; expected 1-{MAX_PAGE}")
+        if filter is not None and filter.status is not None and filter.status not in STATUSES:
+            raise BadInput(
+                f"filter.status={filter.status!r} is no photo status; expected one of "
+                + ", ".join(STATUSES)
+            )
         try:
             after_key = None if after is None else decode_cursor(after)
         except InvalidCursor as exc:

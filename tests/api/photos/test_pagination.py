@@ -65,14 +65,14 @@ async def test_cursors_walk_every_photo_exactly_once(http: httpx.AsyncClient, db
 
 async def test_filters_narrow_the_walk(http: httpx.AsyncClient, db: Database) -> None:
     await _insert(db, 12)
-    samples = [_record(n, source="sample", status="done") for n in range(100, 107)]
+    samples = [_record(n, source="sample", status="retired") for n in range(100, 107)]
     for record in samples:
         await store.insert_photo(db, record)
     headers = await bearer(db, "cy", admin=True)
 
     by_source = await _walk(http, headers, first=3, filter={"source": "SAMPLE"})
-    by_status = await _walk(http, headers, first=3, filter={"status": "done"})
-    by_both = await _walk(http, headers, first=3, filter={"source": "IMPORT", "status": "done"})
+    by_status = await _walk(http, headers, first=3, filter={"status": "retired"})
+    by_both = await _walk(http, headers, first=3, filter={"source": "IMPORT", "status": "retired"})
 
     assert sorted(photo["id"] for photo in by_source) == sorted(r.id for r in samples)
     assert by_status == by_source
@@ -91,6 +91,17 @@ async def test_first_out_of_range_is_bad_input(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "1-100" in error["message"]
+
+
+async def test_an_unknown_status_is_bad_input(http: httpx.AsyncClient, db: Database) -> None:
+    response = await http.post(
+        "/graphql", json={"query": PAGE, "variables": {"filter": {"status": "done?"}}},
+        headers=await bearer(db, "cy", admin=True),
+    )  # fmt: skip
+
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "'done?' is no photo status; expected one of new, open, unreadable" in error["message"]
 
 
 async def test_a_foreign_cursor_is_bad_input(http: httpx.AsyncClient, db: Database) -> None:
