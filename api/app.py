@@ -10,13 +10,16 @@ import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import overload
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 
 from api.auth import store as auth_store
@@ -81,6 +84,40 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
+
+    @overload
+    async def run(
+        self, request: Request, context: Context = UNSET, root_value: None = UNSET
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self, request: WebSocket, context: Context = UNSET, root_value: None = UNSET
+    ) -> WebSocket: ...
+
+    async def run(
+        self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
+    ) -> Response | WebSocket:
+        # strawberry leaves the multipart files it parsed open when it refuses the request
+        # (bad `operations` or `map`); closing the request's form closes them (addPhoto has
+        # closed its file already: closing twice is harmless).
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, Request):
+                await request.close()
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        # strawberry walks `operations` along `map` without checking their shapes: a list
+        # where an object belongs raises one of these, which would be a 500.
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, LookupError, TypeError, ValueError) as exc:
+            raise HTTPException(
+                400,
+                "the multipart 'operations' must be a JSON object, and 'map' a JSON object "
+                "from each file part's name to a list of variable paths",
+            ) from exc
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -131,3 +131,33 @@ async def test_a_file_sent_as_json_is_bad_input(
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
         assert "multipart request" in error["message"]
     assert await db.photos.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"operations": "{not json", "map": '{"0": ["variables.file"]}'}, "Unable to parse"),
+        ({"operations": '{"query": "{ me { name } }"}', "map": "[]"}, "'map' a JSON object"),
+        ({"operations": '{"query": "{ me { name } }"}', "map": '{"1": ["variables.file"]}'},
+         "File(s) missing in form data"),
+        ({"operations": "[1]", "map": '{"0": ["variables.file"]}'}, "'operations' must be"),
+    ],
+)  # fmt: skip
+async def test_a_malformed_multipart_request_is_refused_and_its_files_closed(
+    http: httpx.AsyncClient, db: Database, form: dict[str, str], message: str
+) -> None:
+    # Over 1 MB, so the part is spooled to a temporary file: left open, it would warn (an
+    # error in this suite) when collected.
+    request = httpx.Request(
+        "POST",
+        "http://photosurvey.test/graphql",
+        data=form,
+        files={"0": ("big.jpg", noise_png(800, 600), "application/octet-stream")},
+        headers=await bearer(db, "ada", admin=True),
+    )
+
+    response = await http.send(request)
+
+    assert response.status_code == 400
+    assert message in response.text
+    assert await db.photos.count_documents({}) == 0
