@@ -6,7 +6,7 @@ import logging
 from enum import Enum
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.types import ExecutionContext, Info
 
@@ -48,11 +48,13 @@ class Mutation(SurveyMutation, PhotoMutation):
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Errors raised while resolving a field (they have a path) are unexpected unless they
-    are `ClientError`s. The others are the client's: syntax and validation errors, and a
-    variable of the wrong type (whose message names the variable and what was wrong)."""
+    """Errors raised by our code are unexpected unless they are `ClientError`s. The client's
+    own are not: syntax and validation errors (no original error), and a variable of the
+    wrong type (located at its definition; the message names it and what was wrong)."""
     original = error.original_error
-    return original is not None and error.path is not None and not isinstance(original, ClientError)
+    if original is None or isinstance(original, ClientError):
+        return False
+    return not (error.nodes and isinstance(error.nodes[0], VariableDefinitionNode))
 
 
 class PhotoSurveySchema(strawberry.Schema):

@@ -113,10 +113,12 @@ def _mongodb_uri(name: str, raw: str) -> str:
         raise SettingsError(
             f"{name}={raw!r} is not a MongoDB URI; expected mongodb://... or mongodb+srv://..."
         )
-    if value.startswith("mongodb://"):  # a +srv URI is only checked when looked up (DNS)
+    # A +srv URI is only checked when it is looked up (DNS). An unknown option is refused
+    # here, where the driver would only warn: it is most likely a typo.
+    if value.startswith("mongodb://"):
         try:
             parse_uri(value)
-        except (ValueError, PyMongoError) as exc:  # InvalidURI and ConfigurationError
+        except (ValueError, PyMongoError, OSError) as exc:  # OSError: a tlsCAFile not found
             raise SettingsError(f"{name} is not a valid MongoDB URI: {exc}") from None
     return value
 

@@ -92,7 +92,10 @@ def _number(key: str, value: object) -> float:
     """A JSON number (not a string, not true or false) as a float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"bad config value: {key} takes numbers, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer beyond any float
+        raise ConfigError(f"bad config value: {key} is out of range") from None
 
 
 def _jsonable(value: object) -> object:

@@ -42,6 +42,7 @@ def test_no_sidecar_means_defaults(tmp_path: Path) -> None:
         ({"std": 0}, "std"),
         ({"mean": "x"}, "mean takes numbers, got 'x'"),
         ({"mean": [127, True, 127]}, "mean takes numbers, got True"),
+        ({"std": 10**400}, "std is out of range"),
         ({"top_k": 0}, "top_k must be at least 1"),
         ({"top_k": 2.5}, "top_k must be a whole number, got 2.5"),
         ({"top_k": True}, "top_k must be a whole number, got True"),
