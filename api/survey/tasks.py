@@ -57,9 +57,10 @@ async def next_tasks(
     """Lease up to `count` photos to the contributor: gold photos at the gold rate, random
     ones at the exploration rate, the rest most needed first."""
     leasing = _Leasing(db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds))
-    tasks = await _gold_tasks(leasing, gold_rate=gold_rate, count=count, rng=rng)
+    gold = await _gold_tasks(leasing, gold_rate=gold_rate, count=count, reason=policy.name, rng=rng)
+    tasks: list[Task] = []
     counts = await store.read_bucket_counts(db)
-    explore = exploration_draws(policy, count=count - len(tasks), rng=rng)
+    explore = exploration_draws(policy, count=count - len(gold), rng=rng)
     if explore:
         picks = await leasing.candidates(
             exploration_buckets(counts, draws=explore, rng=rng), explore
@@ -68,7 +69,7 @@ async def next_tasks(
         tasks += await leasing.claim_each(picks, want=explore, reason="exploration")
     skip = 0
     for _ in range(_ROUNDS):
-        want = count - len(tasks)
+        want = count - len(gold) - len(tasks)
         buckets = top_buckets(counts, want=want * _OVERFETCH, skip=skip) if want > 0 else []
         if not buckets:
             break
@@ -76,12 +77,14 @@ async def next_tasks(
         picks = await leasing.candidates(buckets, want)
         picks.sort(key=lambda photo: photo["priority"], reverse=True)
         tasks += await leasing.claim_each(picks, want=want, reason=policy.name)
+    for task in gold:  # anywhere in the list, as a task the policy chose
+        tasks.insert(rng.randrange(len(tasks) + 1), task)
     await store.insert_leases(db, [_lease_document(task, contributor_id, now) for task in tasks])
     return tasks
 
 
 async def _gold_tasks(
-    leasing: _Leasing, *, gold_rate: float, count: int, rng: random.Random
+    leasing: _Leasing, *, gold_rate: float, count: int, reason: str, rng: random.Random
 ) -> list[Task]:
     if gold_rate <= 0:
         return []
@@ -93,8 +96,9 @@ async def _gold_tasks(
         leasing.db, contributor_id=leasing.contributor_id, limit=gold * _OVERFETCH
     )
     rng.shuffle(picks)
-    # Reported as exploration: a contributor must not be able to tell a gold photo.
-    return await leasing.claim_each(picks, want=gold, reason="exploration")
+    # Reported as the policy's choice, the reason most tasks carry: a contributor must not
+    # be able to tell a gold photo (exploration may be switched off).
+    return await leasing.claim_each(picks, want=gold, reason=reason)
 
 
 @dataclass

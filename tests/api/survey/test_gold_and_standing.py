@@ -89,12 +89,14 @@ async def test_a_gold_photo_looks_like_any_photo_to_its_contributors(
     admin = await token_for(db, role="admin")
     await graphql(http, MARK_GOLD, admin, photo=gold_id, label="n1")
     told: dict[str, list[int]] = {gold_id: [], plain_id: []}
+    reasons: dict[str, set[str]] = {gold_id: set(), plain_id: set()}
     for n in range(settings.answer_cap + 1):  # past the cap, where an ordinary photo retires
         token = await token_for(db, f"c{n}")
         for _ in range(60):  # the gold photo is mixed in at random: ask until both are served
             if len(told[gold_id]) > n and len(told[plain_id]) >= min(n + 1, 2):
                 break
             for task in (await graphql(http, NEXT_TASKS, token, count=2))["data"]["nextTasks"]:
+                reasons[task["photoId"]].add(task["reason"]["policy"])
                 answer = {"choose": {"labelId": "n1"}}
                 payload = {"leaseId": task["leaseId"], "answer": answer,
                            "idempotencyKey": task["leaseId"]}  # fmt: skip
@@ -111,6 +113,7 @@ async def test_a_gold_photo_looks_like_any_photo_to_its_contributors(
     assert 1 <= told[gold_id][0] < settings.answer_cap
     assert told[gold_id][settings.answer_cap - 1 :] == [0, 0]
     assert told[plain_id][-1] == 0  # it retired
+    assert reasons[gold_id] == reasons[plain_id] == {"uncertainty:least_confidence"}
     photo = await db.photos.find_one({"_id": gold_id})
     assert photo is not None
     assert photo["status"] == "gold"
