@@ -67,8 +67,12 @@ async def add_contributor_counts(
     await db.contributors.update_one({"_id": contributor_id}, {"$inc": dict(inc)})
 
 
-async def set_contributor_state(db: Database, contributor_id: str, state: ContributorState) -> None:
-    await db.contributors.update_one({"_id": contributor_id}, {"$set": state.to_document()})
+async def set_contributor_state(
+    db: Database, contributor_id: str, state: ContributorState, *, published: Document
+) -> None:
+    """Replace the contributor's state, and the standing shown to them (`standing`)."""
+    fields = state.to_document() | {"published": published}
+    await db.contributors.update_one({"_id": contributor_id}, {"$set": fields})
 
 
 async def contributor_documents(db: Database) -> AsyncIterator[Document]:

@@ -40,6 +40,7 @@ from api.survey.aggregating import (
     vote_of,
 )
 from api.survey.queue import settle_change
+from api.survey.standing import published_standing
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ async def _save_crowd(
     db: Database, result: Reestimate, *, config: ConsensusConfig, answers: int
 ) -> consensus_store.Estimates:
     for contributor_id, state in result.contributors.items():
-        await consensus_store.set_contributor_state(db, contributor_id, state)
+        published = published_standing(state, config.reliability)
+        await consensus_store.set_contributor_state(db, contributor_id, state, published=published)
     estimates = consensus_store.Estimates(
         label_prior=result.label_prior,
         pattern=result.pattern,

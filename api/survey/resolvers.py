@@ -46,7 +46,7 @@ class SurveyQuery:
     @strawberry.field(description="The caller, from its bearer token, with its standing.")
     async def me(self, info: Info[Context, None]) -> Me:
         caller = await info.context.contributor()
-        mine = await standing.standing(
+        mine = await standing.own_standing(
             info.context.db, caller.id, info.context.consensus.reliability
         )
         return Me(

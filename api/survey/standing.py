@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from api.consensus import ContributorState, ReliabilityPrior, agreement_rate, reliability
-from api.database import Database
+from api.database import Database, Document
 from api.survey import consensus_store
 
 
@@ -38,11 +38,28 @@ def standing_of(doc: Mapping[str, Any], prior: ReliabilityPrior) -> Standing:
     )
 
 
-async def standing(db: Database, contributor_id: str, prior: ReliabilityPrior) -> Standing:
+def published_standing(state: ContributorState, prior: ReliabilityPrior) -> Document:
+    """Reliability and agreement as a re-estimation leaves them: what a contributor is shown.
+
+    Not the live values: those move with each answer, and by exactly one right (or wrong)
+    answer's worth on a gold photo, where an ordinary photo moves them by a fraction. A
+    contributor watching them could tell gold photos, and their labels, apart.
+    """
+    return {"reliability": reliability(state, prior), "agreement_rate": agreement_rate(state)}
+
+
+async def own_standing(db: Database, contributor_id: str, prior: ReliabilityPrior) -> Standing:
+    """The caller's standing as they may see it: reliability and agreement as of the last
+    re-estimation that counted their answers (the prior's accuracy before that)."""
     doc = await db.contributors.find_one({"_id": contributor_id})
     if doc is None:
         raise LookupError(f"no contributor {contributor_id}")
-    return standing_of(doc, prior)
+    shown = doc.get("published", {"reliability": prior.prior_mean, "agreement_rate": None})
+    return replace(
+        standing_of(doc, prior),
+        reliability=shown["reliability"],
+        agreement_rate=shown["agreement_rate"],
+    )
 
 
 async def by_reliability(db: Database, prior: ReliabilityPrior, *, first: int) -> list[Standing]:

@@ -177,12 +177,12 @@ class Me:
     is_admin: bool = strawberry.field(description="Whether admin operations are allowed.")
     answer_count: int = strawberry.field(description="Answers given so far.")
     agreement_rate: float | None = strawberry.field(
-        description="Share of votes that agreed with the consensus at the time; null before "
-        "any vote could be compared."
+        description="Share of votes that agreed with the consensus, as of the last "
+        "re-estimation that counted the caller's answers; null before that."
     )
     reliability: float = strawberry.field(
-        description="Estimated probability that an answer is right, in [0, 1]; starts at the "
-        "prior (0.7) and moves with agreement and gold photos."
+        description="Estimated probability that an answer is right, in [0, 1], as of the last "
+        "re-estimation that counted the caller's answers; the prior (0.7) before that."
     )
 
 
@@ -192,8 +192,13 @@ class ContributorView:
     name: str = strawberry.field(description="Contributor name.")
     is_admin: bool = strawberry.field(description="Whether admin operations are allowed.")
     answer_count: int = strawberry.field(description="Answers given so far.")
-    agreement_rate: float | None = strawberry.field(description="As in `me`.")
-    reliability: float = strawberry.field(description="As in `me`.")
+    agreement_rate: float | None = strawberry.field(
+        description="Share of votes that agreed with the consensus at the time (live)."
+    )
+    reliability: float = strawberry.field(
+        description="Estimated probability that an answer is right, in [0, 1] (live: it moves "
+        "with every answer, where `me` shows it as of the last re-estimation)."
+    )
     gold_answers: int = strawberry.field(description="Votes given on gold photos.")
     below_floor: bool = strawberry.field(
         description="Reliability below PHOTOSURVEY_RELIABILITY_FLOOR: their answers weigh "

@@ -119,6 +119,31 @@ async def test_a_gold_photo_looks_like_any_photo_to_its_contributors(
     assert photo["status"] == "gold"
 
 
+async def test_contributors_see_their_standing_as_of_the_last_re_estimation(
+    http: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    # Live, a gold answer moves reliability by exactly one answer's worth: shown live, it
+    # would tell a contributor which photo was gold and whether they got it right.
+    (photo_id,) = await add_open_photos(db, [0.3])
+    admin = await token_for(db, role="admin")
+    await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1")
+    token = await token_for(db, "wrong")
+    me = "{ me { reliability agreementRate answerCount } }"
+    for _ in range(60):  # the gold photo is mixed in at random
+        if await _answer_all(http, token, "n2"):
+            break
+
+    shown = (await graphql(http, me, token))["data"]["me"]
+    live = (await graphql(http, CONTRIBUTORS, admin, first=10))["data"]["contributors"]
+    assert shown == {"reliability": 0.7, "agreementRate": None, "answerCount": 1}
+    assert next(row["reliability"] for row in live if row["name"] == "wrong") < 0.7
+
+    await reestimate_now(db, ConsensusConfig.from_settings(settings))
+    after = (await graphql(http, me, token))["data"]["me"]
+    assert after["reliability"] < 0.7
+    assert after["agreementRate"] == 0.0
+
+
 async def test_admins_see_contributors_least_reliable_first(
     http: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
