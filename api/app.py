@@ -98,9 +98,9 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
     async def run(
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
     ) -> Response | WebSocket:
-        # strawberry leaves the multipart files it parsed open when it refuses the request
-        # (bad `operations` or `map`); closing the request's form closes them (addPhoto has
-        # closed its file already: closing twice is harmless).
+        # The one place uploads are closed: strawberry never closes the multipart files it
+        # parsed, whether addPhoto read them or the request was refused (bad `operations`
+        # or `map`); closing the request's form closes them.
         try:
             return await super().run(request, context, root_value)
         finally:

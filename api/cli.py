@@ -21,7 +21,7 @@ from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
 from api.photos import files
 from api.photos.importer import run_import
-from api.photos.pruning import DEFAULT_GRACE, MIN_GRACE, Pruned, prune_files
+from api.photos.pruning import DEFAULT_GRACE_MINUTES, MIN_GRACE_MINUTES, Pruned, prune_files
 from api.prelabel.command import run_prelabel
 from api.schema import schema
 from api.settings import Settings, SettingsError
@@ -88,10 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument(
         "--older-than",
         type=_grace_minutes,
-        default=DEFAULT_GRACE,
+        default=DEFAULT_GRACE_MINUTES,
         metavar="MINUTES",
-        help=f"only files written at least this long ago (default {_minutes(DEFAULT_GRACE)}, "
-        f"at least {_minutes(MIN_GRACE)}): younger ones may belong to an upload in progress",
+        help=f"only files written at least this long ago (default {DEFAULT_GRACE_MINUTES}, "
+        f"at least {MIN_GRACE_MINUTES}): younger ones may belong to an upload in progress",
     )
     prune.add_argument("--dry-run", action="store_true", help="report, and remove nothing")
     prune.set_defaults(run=_prune_files)
@@ -119,26 +119,22 @@ def _label_id(value: str) -> str:
     return value
 
 
-def _minutes(grace: timedelta) -> int:
-    return int(grace.total_seconds() // 60)
-
-
-def _grace_minutes(value: str) -> timedelta:
+def _grace_minutes(value: str) -> int:
     try:
         minutes = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of minutes") from None
-    if minutes < _minutes(MIN_GRACE):
+    if minutes < MIN_GRACE_MINUTES:
         raise argparse.ArgumentTypeError(
-            f"must be at least {_minutes(MIN_GRACE)} minutes, not {minutes}: younger files may "
+            f"must be at least {MIN_GRACE_MINUTES} minutes, not {minutes}: younger files may "
             "belong to an upload still in progress"
         )
     since_1970 = datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    if minutes > _minutes(since_1970):
+    if minutes > since_1970 // timedelta(minutes=1):
         raise argparse.ArgumentTypeError(
             f"{minutes} minutes ago is before 1970, when file ids begin: no file is that old"
         )
-    return timedelta(minutes=minutes)
+    return minutes
 
 
 def _count(n: int, noun: str) -> str:
@@ -214,7 +210,7 @@ def _mark_gold(args: argparse.Namespace) -> int:
 
 def _prune_files(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
-    written_before = datetime.now(UTC) - args.older_than
+    written_before = datetime.now(UTC) - timedelta(minutes=args.older_than)
 
     async def prune() -> Pruned:
         async with open_database(settings) as db:

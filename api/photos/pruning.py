@@ -7,7 +7,7 @@ ever remove them: the same bytes uploaded again get new files. Each file records
 photo's id (`files.put_file`), so whether a photo still refers to it is a lookup by id.
 
 Only files written before a moment are looked at: younger ones may belong to an upload
-still in progress, whose record is about to be written. `MIN_GRACE` keeps that moment at
+still in progress, whose record is about to be written. `MIN_GRACE_MINUTES` keeps that moment at
 least ten minutes in the past. A file's age comes from its id, made by the process that
 wrote it, so the machines' clocks must agree to within that margin.
 """
@@ -15,13 +15,13 @@ wrote it, so the machines' clocks must agree to within that margin.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from api.database import Database
 from api.photos import files, store
 
-DEFAULT_GRACE = timedelta(hours=1)
-MIN_GRACE = timedelta(minutes=10)
+DEFAULT_GRACE_MINUTES = 60
+MIN_GRACE_MINUTES = 10
 
 
 @dataclass(frozen=True)

@@ -105,19 +105,15 @@ class PhotoMutation:
         self, info: Info[Context, None], file: Upload, filename: str | None = None
     ) -> AddPhotoResult:
         # Typed as bytes by strawberry; sent as a multipart file it is Starlette's UploadFile,
-        # whose size the body limit (api/limits.py) has already capped, and which strawberry
-        # never closes. A JSON value in its place arrives as is.
+        # whose size the body limit (api/limits.py) has already capped, and which the view
+        # closes with the request (`api.app`). A JSON value in its place arrives as is.
+        caller = await info.context.admin()
         if not isinstance(file, UploadFile):
-            await info.context.admin()
             raise BadInput(
                 "file must be a file part of a GraphQL multipart request (the "
                 "'operations' and 'map' form fields), not a JSON value"
             )
-        try:
-            caller = await info.context.admin()
-            data = await file.read()
-        finally:
-            await file.close()
+        data = await file.read()
         result = await ingest_photo(
             info.context.db,
             data,
