@@ -50,11 +50,14 @@ async def add_open_photos(
     *,
     policy: Policy = POLICY,
     config: ConsensusConfig = CONFIG,
+    rng: random.Random | None = None,
 ) -> list[str]:
-    """Photos pre-labelled with the given top probabilities, opened for the survey."""
+    """Photos pre-labelled with the given top probabilities, opened for the survey; their
+    ids are drawn from `rng` (a seeded one makes a run reproducible), else at random."""
+    draw = rng or random.Random()
     ids = []
     for top in tops:
-        photo_id = uuid.uuid4().hex[:24]
+        photo_id = f"{draw.getrandbits(96):024x}"
         await insert_photo(db, _record(photo_id))
         await open_photo(
             db,
