@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -17,6 +18,12 @@ from api.app import INDEXES, create_app
 from api.database import Database, connect, ensure_indexes
 from api.embedded import EmbeddedDatabase
 from api.settings import Settings
+from api.survey import background, reestimation
+
+# Property tests check results, not speed: on a shared CI machine one example can stall past
+# hypothesis's default 200 ms deadline (a garbage collection, a busy neighbour).
+hypothesis.settings.register_profile("photosurvey", deadline=None)
+hypothesis.settings.load_profile("photosurvey")
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +80,15 @@ def cli_env(
     monkeypatch.setenv("PHOTOSURVEY_DB_NAME", db_name)
     monkeypatch.setenv("PHOTOSURVEY_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("PHOTOSURVEY_ENV", "dev")
+
+
+@pytest.fixture
+def background_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's background loops (re-estimation check, lease reaper) run their first pass
+    at start, then not again during the test: for tests that count the server's reads or
+    run a loop's step themselves."""
+    monkeypatch.setattr(reestimation, "CHECK_EVERY_SECONDS", 3600.0)
+    monkeypatch.setattr(background, "REAP_EVERY_SECONDS", 3600.0)
 
 
 @pytest.fixture

@@ -75,11 +75,10 @@ async def _answer_round(
     return answered
 
 
+@pytest.mark.usefixtures("background_paused")
 async def test_consensus_finds_the_truth_and_the_unreliable(
-    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, db: Database
 ) -> None:
-    # The background check runs once at start (nothing due), then not again in this test.
-    monkeypatch.setattr(reestimation, "CHECK_EVERY_SECONDS", 3600.0)
     # Five contributors: a photo can take at most five answers, so that is its cap here.
     # Gold photos measure contributors early, as they are meant to.
     capped = dataclasses.replace(settings, answer_cap=5, gold_rate=0.3, random_seed=SEED)

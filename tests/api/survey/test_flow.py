@@ -142,6 +142,7 @@ async def test_a_photo_is_not_leased_beyond_the_answers_it_needs(
     assert photo["bucket"] is None
 
 
+@pytest.mark.usefixtures("background_paused")  # the test runs the reaper's step itself
 async def test_released_and_expired_leases_return_to_the_pool(
     http: httpx.AsyncClient, db: Database
 ) -> None:
@@ -164,7 +165,7 @@ async def test_released_and_expired_leases_return_to_the_pool(
     payload = {"leaseId": again["leaseId"], "answer": answer_for(again), "idempotencyKey": "late"}
     late = (await graphql(http, SUBMIT, second, input=payload))["data"]["submitAnswer"]
     assert late["__typename"] == "LeaseExpired"
-    # The reaper (every few seconds in the service) puts the slot back.
+    # The reaper (every 5 seconds in the service) puts the slot back.
     assert await reap_expired_holds(db, now=datetime.now(UTC)) == 1
     (third,) = (await graphql(http, NEXT_TASKS, first, count=1))["data"]["nextTasks"]
     assert third["photoId"] == task["photoId"]

@@ -9,8 +9,6 @@ from api.survey.selection import Policy
 from api.survey.tasks import Task, next_tasks
 from tests.api.survey.builders import POLICY, add_open_photos
 
-NOW = datetime.now(UTC)
-
 
 async def _next(
     db: Database, policy: Policy, *, count: int, contributor: str = "c1", seed: int = 0
@@ -22,7 +20,7 @@ async def _next(
         policy=policy,
         gold_rate=0.0,
         lease_seconds=60,
-        now=NOW,
+        now=datetime.now(UTC),
         rng=random.Random(seed),
     )
 
