@@ -1,4 +1,4 @@
-"""Photo bytes in GridFS (bucket ``photo_files``): put, open, read and delete a file, and
+"""Photo bytes in GridFS (bucket ``photo_files``): put, open, read and delete files, and
 find the files an interrupted upload left behind (for `pruning`).
 
 Files are written here in the GridFS layout (a ``photo_files.files`` document plus
@@ -117,14 +117,16 @@ async def read_file(db: Database, file_id: object) -> bytes | None:
     return None if opened is None else await opened.read()
 
 
-async def delete_file(db: Database, file_id: object) -> None:
-    """Remove a file's chunks, then its files document; a missing file is not an error.
+async def delete_files(db: Database, file_ids: Collection[object]) -> None:
+    """Remove files' chunks, then their files documents; a missing one is not an error.
 
-    The reverse of `put_file`'s order, so a stop in between leaves a listed file that no
-    photo refers to, which the next search for leftovers finds again (`pruning`).
+    The reverse of `put_file`'s order, so a stop in between leaves listed files that no
+    photo refers to, which the next search for leftovers finds again (`pruning`); a file
+    with chunks and no files document (`incomplete_files_before`) goes the same way.
     """
-    await db[_CHUNKS].delete_many({"files_id": file_id})
-    await db[_FILES].delete_one({"_id": file_id})
+    if file_ids:
+        await db[_CHUNKS].delete_many({"files_id": {"$in": list(file_ids)}})
+        await db[_FILES].delete_many({"_id": {"$in": list(file_ids)}})
 
 
 @dataclass(frozen=True)
@@ -167,9 +169,3 @@ async def incomplete_files_before(db: Database, moment: datetime) -> list[Object
         listed = {d["_id"] async for d in db[_FILES].find({"_id": {"$in": ids}}, {"_id": 1})}
         incomplete += [file_id for file_id in ids if file_id not in listed]
     return incomplete
-
-
-async def delete_chunks(db: Database, file_ids: Collection[ObjectId]) -> None:
-    """Remove the chunks of files that have no files document."""
-    if file_ids:
-        await db[_CHUNKS].delete_many({"files_id": {"$in": list(file_ids)}})

@@ -114,8 +114,7 @@ async def _store(
     if await store.insert_photo(db, record):
         return Added(record)
     # Another request stored the same bytes meanwhile: keep its files, drop ours.
-    await files.delete_file(db, original_id)
-    await files.delete_file(db, small_id)
+    await files.delete_files(db, (original_id, small_id))
     existing = await store.find_by_sha256(db, sha256)
     if existing is None:  # the other copy was deleted in between; report it plainly
         return Rejected("the photo was stored and removed concurrently; try again")

@@ -41,7 +41,5 @@ async def prune_files(db: Database, *, written_before: datetime, dry_run: bool =
         unreferenced += [stored for stored in batch if stored.id not in referenced]
     incomplete = await files.incomplete_files_before(db, written_before)
     if not dry_run:
-        for stored in unreferenced:
-            await files.delete_file(db, stored.id)
-        await files.delete_chunks(db, incomplete)
+        await files.delete_files(db, [stored.id for stored in unreferenced] + incomplete)
     return Pruned(len(unreferenced), sum(stored.length for stored in unreferenced), len(incomplete))

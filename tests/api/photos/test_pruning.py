@@ -85,7 +85,7 @@ async def test_a_second_copy_of_a_stored_photo_is_removed_and_the_first_kept(
 async def test_a_removal_stopped_half_way_is_finished_by_the_next_run(db: Database) -> None:
     lost = await _interrupted_upload(db, png_bytes())
     original = lost.photo.original_file_id
-    await db[CHUNKS].delete_many({"files_id": original})  # as far as `delete_file` got
+    await db[CHUNKS].delete_many({"files_id": original})  # as far as `delete_files` got
 
     pruned = await prune_files(db, written_before=_soon())
 
