@@ -36,9 +36,14 @@ from _crowd import (  # noqa: E402
     run_command,
 )
 
-from api.consensus.aggregation import PhotoState, consensus, log_odds_of  # noqa: E402
+from api.consensus.aggregation import (  # noqa: E402
+    PhotoState,
+    answer_update,
+    apply_update,
+    consensus,
+)
 from api.consensus.em import Reestimate  # noqa: E402
-from api.consensus.reliability import ReliabilityPrior  # noqa: E402
+from api.consensus.reliability import ContributorState, ReliabilityPrior  # noqa: E402
 from api.consensus.retirement import (  # noqa: E402
     RetirementPolicy,
     RetirementReason,
@@ -58,14 +63,14 @@ def stopped_with_known(
     prior = ReliabilityPrior()  # the one `fit` used
     kept: list[tuple[str, str, str]] = []
     for item, answers in answers_by_item(data).items():
-        state, votes = PhotoState(), []
+        state = PhotoState()
         for worker, label in answers:
             kept.append((item, worker, label))
-            votes += [(known.contributors[worker], vote) for vote in data.evidence(label).votes]
-            state.log_odds = log_odds_of(votes, prior, known.pattern)
-            state.tally[label] = state.tally.get(label, 0.0) + 1.0
-            state.answer_count += 1
-            state.vote_count += 1
+            update = answer_update(
+                state, known.contributors[worker], data.evidence(label),
+                prior=known.label_prior, reliability_prior=prior, pattern=known.pattern,
+            )  # fmt: skip
+            apply_update(state, ContributorState(), update)  # the known states stay as fitted
             verdict = consensus(state, known.label_prior)
             if retirement_reason(verdict, policy) is RetirementReason.CONFIDENT:
                 break
