@@ -24,7 +24,7 @@ from pymongo import ASCENDING, IndexModel
 from api.database import CollectionIndexes, Database
 
 BUCKET = "photo_files"
-_FILES, _CHUNKS = f"{BUCKET}.files", f"{BUCKET}.chunks"
+FILES, CHUNKS = f"{BUCKET}.files", f"{BUCKET}.chunks"  # its two collections
 CHUNK_BYTES = 255 * 1024  # the GridFS default
 _CHUNKS_KEY = [("files_id", ASCENDING), ("n", ASCENDING)]
 _BATCH = 500  # files looked at per round trip when searching the whole bucket
@@ -32,7 +32,7 @@ _BATCH = 500  # files looked at per round trip when searching the whole bucket
 # The same keys and names the driver would create, so either may create them first.
 INDEXES = (
     CollectionIndexes(
-        _FILES,
+        FILES,
         (
             IndexModel(
                 [("filename", ASCENDING), ("uploadDate", ASCENDING)],
@@ -41,7 +41,7 @@ INDEXES = (
         ),
     ),
     CollectionIndexes(
-        _CHUNKS,
+        CHUNKS,
         (IndexModel(_CHUNKS_KEY, unique=True, name="files_id_1_n_1"),),
     ),
 )
@@ -76,8 +76,8 @@ async def put_file(
         for n, start in enumerate(range(0, len(data), CHUNK_BYTES))
     ]
     if chunks:
-        await db[_CHUNKS].insert_many(chunks)
-    await db[_FILES].insert_one(
+        await db[CHUNKS].insert_many(chunks)
+    await db[FILES].insert_one(
         {
             "_id": file_id,
             "length": len(data),
@@ -125,8 +125,8 @@ async def delete_files(db: Database, file_ids: Collection[object]) -> None:
     with chunks and no files document (`incomplete_files_before`) goes the same way.
     """
     if file_ids:
-        await db[_CHUNKS].delete_many({"files_id": {"$in": list(file_ids)}})
-        await db[_FILES].delete_many({"_id": {"$in": list(file_ids)}})
+        await db[CHUNKS].delete_many({"files_id": {"$in": list(file_ids)}})
+        await db[FILES].delete_many({"_id": {"$in": list(file_ids)}})
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ async def files_written_before(db: Database, moment: datetime) -> AsyncIterator[
     Files written by a version that did not record the photo are left out: nothing here can
     tell whether a photo refers to them.
     """
-    cursor = db[_FILES].find(
+    cursor = db[FILES].find(
         {"_id": {"$lt": ObjectId.from_datetime(moment)}, "metadata.photo": {"$exists": True}},
         {"metadata.photo": 1, "length": 1},
         batch_size=_BATCH,
@@ -156,7 +156,7 @@ async def files_written_before(db: Database, moment: datetime) -> AsyncIterator[
 async def incomplete_files_before(db: Database, moment: datetime) -> list[ObjectId]:
     """Files written before `moment` whose chunks are stored but whose files document is not
     (a stop between the two writes of `put_file`, whose first chunk is written first)."""
-    cursor = db[_CHUNKS].find(
+    cursor = db[CHUNKS].find(
         {"files_id": {"$lt": ObjectId.from_datetime(moment)}, "n": 0},
         {"files_id": 1, "_id": 0},
         batch_size=_BATCH,
@@ -166,6 +166,6 @@ async def incomplete_files_before(db: Database, moment: datetime) -> list[Object
     incomplete: list[ObjectId] = []
     while documents := await cursor.to_list(_BATCH):
         ids = [d["files_id"] for d in documents]
-        listed = {d["_id"] async for d in db[_FILES].find({"_id": {"$in": ids}}, {"_id": 1})}
+        listed = {d["_id"] async for d in db[FILES].find({"_id": {"$in": ids}}, {"_id": 1})}
         incomplete += [file_id for file_id in ids if file_id not in listed]
     return incomplete

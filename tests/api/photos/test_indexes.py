@@ -55,8 +55,8 @@ async def test_file_reads_use_an_index(db: Database) -> None:
     file_id = result.photo.small_file_id
 
     # What the driver's GridFS download runs: the files document, then the chunks in order.
-    files_plan = await _plan(db, f"{files.BUCKET}.files", {"_id": file_id})
-    chunks_plan = await _plan(db, f"{files.BUCKET}.chunks", {"files_id": file_id}, [("n", 1)])
+    files_plan = await _plan(db, files.FILES, {"_id": file_id})
+    chunks_plan = await _plan(db, files.CHUNKS, {"files_id": file_id}, [("n", 1)])
 
     for plan in (files_plan, chunks_plan):
         assert "IXSCAN" in plan

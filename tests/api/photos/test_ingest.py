@@ -48,7 +48,7 @@ async def test_the_same_bytes_are_a_duplicate(db: Database) -> None:
     assert isinstance(second, Duplicate)
     assert second.photo.id == first.photo.id
     assert await db.photos.count_documents({}) == 1
-    assert await db["photo_files.files"].count_documents({}) == 2
+    assert await db[files.FILES].count_documents({}) == 2
 
 
 def test_exif_rotation_swaps_width_and_height() -> None:
@@ -90,7 +90,7 @@ async def test_bad_files_are_rejected_with_a_reason(db: Database, data: bytes, r
     assert isinstance(result, Rejected)
     assert reason in result.reason
     assert await db.photos.count_documents({}) == 0
-    assert await db["photo_files.files"].count_documents({}) == 0
+    assert await db[files.FILES].count_documents({}) == 0
 
 
 async def test_a_photo_is_found_by_id_and_hash(db: Database) -> None:

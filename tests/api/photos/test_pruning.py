@@ -13,7 +13,7 @@ from api.photos.ingest import Added, ingest_photo
 from api.photos.pruning import Pruned, prune_files
 from tests.api.photos.builders import jpeg_bytes, png_bytes
 
-FILES, CHUNKS = f"{files.BUCKET}.files", f"{files.BUCKET}.chunks"
+FILES, CHUNKS = files.FILES, files.CHUNKS
 
 
 def _soon() -> datetime:

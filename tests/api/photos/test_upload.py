@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from api.database import Database
+from api.photos import files
 from tests.api.photos.builders import bearer, jpeg_bytes, noise_png, upload_request
 from tests.api.photos.conftest import SMALL_LIMIT
 
@@ -97,7 +98,7 @@ async def test_an_oversized_upload_is_refused(
     assert response.status_code == 413
     assert f"{SMALL_LIMIT:,} bytes" in response.json()["error"]
     assert await db.photos.count_documents({}) == 0
-    assert await db["photo_files.files"].count_documents({}) == 0
+    assert await db[files.FILES].count_documents({}) == 0
 
 
 async def test_an_upload_under_the_limit_is_streamed_through(
