@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,6 +28,7 @@ from api.auth.demo import demo_banner, issue_demo_tokens
 from api.connection import open_database
 from api.context import Context
 from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
+from api.embedded import EmbeddedDatabaseError
 from api.limits import BodySizeLimitMiddleware
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
@@ -160,7 +162,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
-    return Starlette(
+    app = Starlette(
         routes=[
             # A Route, not a Mount: a Mount answers POST /graphql with a 307 redirect.
             Route("/graphql", PhotoSurveyGraphQL(runtime)),
@@ -172,16 +174,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(RequestIdMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes),
         ],
-        lifespan=lambda app: _lifespan(runtime),
+        lifespan=lambda app: _lifespan(app, runtime),
     )
+    # Set when the database will not open at start-up: `photosurvey serve` reports it.
+    app.state.startup_error = None
+    return app
 
 
 @asynccontextmanager
-async def _lifespan(runtime: Runtime) -> AsyncIterator[None]:
+async def _lifespan(app: Starlette, runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     async with AsyncExitStack() as stack:
-        runtime._db = await stack.enter_async_context(open_database(settings))
-        await ensure_indexes(runtime.db, INDEXES)
+        try:
+            runtime._db = await stack.enter_async_context(open_database(settings))
+            await ensure_indexes(runtime.db, INDEXES)
+        except (EmbeddedDatabaseError, PyMongoError) as exc:
+            app.state.startup_error = exc
+            raise
         if settings.is_dev:
             tokens = await issue_demo_tokens(runtime.db)
             url = f"http://{settings.host}:{settings.port}/graphql"

@@ -144,7 +144,14 @@ def _count(n: int, noun: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()  # fail before uvicorn starts, naming the variable
     app = create_app(settings)  # likewise a missing or bad model file (InferenceError)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)  # logging: app
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)  # logging: app
+    except SystemExit:
+        # uvicorn exits with status 3 when start-up fails. A database that will not open is
+        # reported as every command reports it: one line, status 1 (`main`).
+        if app.state.startup_error is None:
+            raise
+        raise app.state.startup_error from None
     return 0
 
 

@@ -15,6 +15,7 @@ SecantusDB never watches its parent, so this module arranges its death:
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import importlib.util
 import logging
 import os
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ _LOG_TAIL_LINES = 20
 # An explicit, empty config file: without --config SecantusDB would pick up a stray
 # ./secantusd.toml (or one in ~ or /etc) and silently change its behaviour.
 _CONFIG = "# Written by PhotoSurvey. Settings are given on the command line.\n"
+_LOCK_FILE = "database.lock"
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -47,6 +50,7 @@ class EmbeddedDatabase:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    lock: TextIO  # held while the server runs: one server per data folder (`_hold_folder`)
 
     @property
     def uri(self) -> str:
@@ -65,6 +69,7 @@ class EmbeddedDatabase:
                 "install photosurvey[embedded], or set PHOTOSURVEY_MONGODB_URI to use MongoDB"
             )
         storage_path.mkdir(parents=True, exist_ok=True)
+        lock = _hold_folder(storage_path.parent)
         config_path = storage_path.parent / "secantusd.toml"
         config_path.write_text(_CONFIG)
         log_path = storage_path.parent / "database.log"
@@ -79,7 +84,7 @@ class EmbeddedDatabase:
             "--sync-on-commit",
         ]  # fmt: skip
         with log_path.open("ab") as log:
-            process = subprocess.Popen(
+            process = subprocess.Popen(  # close_fds (the default): the lock stays ours
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -88,7 +93,7 @@ class EmbeddedDatabase:
                 preexec_fn=_die_with_parent(os.getpid()),
             )
         logger.info("embedded database starting", extra={"pid": process.pid, "port": port})
-        return cls(process=process, port=port, log_path=log_path)
+        return cls(process=process, port=port, log_path=log_path, lock=lock)
 
     def wait_until_ready(self, *, timeout: float = 30.0) -> None:
         """Block until the server listens; raise with its log tail if it will not."""
@@ -107,7 +112,14 @@ class EmbeddedDatabase:
         raise self._failure(f"did not listen within {timeout:.0f} s")
 
     def stop(self, *, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+        """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds; then the data
+        folder is free for another server."""
+        try:
+            self._stop_process(timeout)
+        finally:
+            self.lock.close()  # closing releases the lock
+
+    def _stop_process(self, timeout: float) -> None:
         if self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -130,6 +142,33 @@ class EmbeddedDatabase:
         except OSError as exc:
             return f"(log unreadable: {exc})"
         return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+
+def _hold_folder(folder: Path) -> TextIO:
+    """Lock the data folder for this process, or say who holds it.
+
+    Two servers on one storage folder cannot both open it: the second one exits with a
+    storage error in its log. Checked here first, every command that opens the folder
+    (the service, an import, a CLI command while the service runs) gets the same plain
+    reason. The lock is the kernel's (`flock`), so it goes with its process, even one
+    killed by SIGKILL.
+    """
+    handle = (folder / _LOCK_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise EmbeddedDatabaseError(
+            f"the data folder {folder} is in use by {holder}. Only one process may use a "
+            "data folder: if the service is running on it, stop it first, or set "
+            "PHOTOSURVEY_MONGODB_URI to a MongoDB server both can share"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"process {os.getpid()} ({' '.join(sys.argv[:2]) or 'python'})\n")
+    handle.flush()
+    return handle
 
 
 def free_port() -> int:

@@ -33,13 +33,7 @@ def run_import(paths: Sequence[Path], *, settings: Settings) -> int:
     try:
         imported, duplicates, rejected = asyncio.run(_import_all(photo_files, settings=settings))
     except EmbeddedDatabaseError as exc:
-        print(
-            f"photosurvey import: cannot open the embedded database in {settings.data_dir}. "
-            "Only one process may use a data folder: if the service is running on it, stop "
-            "it first, or set PHOTOSURVEY_MONGODB_URI to a MongoDB server both can share.\n"
-            f"{exc}",
-            file=sys.stderr,
-        )
+        print(f"photosurvey import: database error: {exc}", file=sys.stderr)
         return FAILED
     print(f"imported {imported}, duplicates {duplicates}, rejected {rejected}")
     return SOME_REJECTED if rejected else OK

@@ -32,7 +32,9 @@ async def _prelabel_all(settings: Settings, labeller: Labeller) -> tuple[int, in
         prelabeller = Prelabeller.from_settings(db, labeller, settings)
         total = await db.photos.count_documents({"status": "new"})
         claimed = unreadable = 0
-        with tqdm(total=total, desc="pre-labelling", unit="photo", file=sys.stderr) as bar:
+        with tqdm(
+            total=total, desc="pre-labelling", unit="photo", file=sys.stderr, disable=None
+        ) as bar:  # a bar on a terminal only, as `import` draws it
             while (batch := await prelabeller.run_batch()).claimed:
                 claimed += batch.claimed
                 unreadable += batch.unreadable

@@ -1,3 +1,4 @@
+import os
 import signal
 import subprocess
 import sys
@@ -35,16 +36,42 @@ async def test_a_document_survives_a_restart(tmp_path: Path) -> None:
     assert found == {"_id": "p1", "name": "astronaut"}
 
 
-def test_a_second_server_on_the_same_folder_fails_with_its_log(tmp_path: Path) -> None:
+def test_a_second_server_on_the_same_folder_is_refused_naming_the_holder(
+    tmp_path: Path,
+) -> None:
     storage = tmp_path / "db"
     first = EmbeddedDatabase.start(storage)
     try:
         first.wait_until_ready()
-        second = EmbeddedDatabase.start(storage)
         with pytest.raises(EmbeddedDatabaseError) as caught:
-            second.wait_until_ready(timeout=20)
-        assert "Last lines of" in str(caught.value)
-        assert str(tmp_path / "database.log") in str(caught.value)
+            EmbeddedDatabase.start(storage)
+        message = str(caught.value)
+        assert f"the data folder {tmp_path} is in use by process {os.getpid()}" in message
+        assert "PHOTOSURVEY_MONGODB_URI" in message
+        assert len(children_of(os.getpid())) == 1  # no second server was spawned
+    finally:
+        first.stop()
+    again = EmbeddedDatabase.start(storage)  # stopping freed the folder
+    again.stop()
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    # Two data folders whose storage is one directory: the folder locks differ, so the
+    # second server starts, and exits when it cannot open the storage the first one holds.
+    storage = tmp_path / "a" / "db"
+    first = EmbeddedDatabase.start(storage)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "db").symlink_to(storage)
+    try:
+        first.wait_until_ready()
+        second = EmbeddedDatabase.start(tmp_path / "b" / "db")
+        try:
+            with pytest.raises(EmbeddedDatabaseError) as caught:
+                second.wait_until_ready(timeout=20)
+        finally:
+            second.stop()
+        assert "exited with code" in str(caught.value)
+        assert f"Last lines of {tmp_path / 'b' / 'database.log'}" in str(caught.value)
         assert not is_running(second.process.pid)
     finally:
         first.stop()
@@ -88,6 +115,7 @@ def test_the_server_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> None
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         assert wait_until_gone(child), f"database process {child} outlived its parent"
+        EmbeddedDatabase.start(tmp_path / "db").stop()  # and its folder lock died with it
     finally:
         parent.kill()
         parent.wait()

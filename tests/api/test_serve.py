@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.embedded import free_port, port_listens
+from api.embedded import EmbeddedDatabase, free_port, port_listens
 from tests.processes import (
     PHOTOSURVEY,
     children_of,
@@ -91,6 +91,28 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(variable: str, value: 
     assert result.returncode == 2
     assert variable in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_data_folder_in_use_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    running = EmbeddedDatabase.start(tmp_path / "db")  # as if another service ran on it
+    try:
+        running.wait_until_ready()
+        result = subprocess.run(
+            [PHOTOSURVEY, "serve"],
+            env=photosurvey_environment(
+                PHOTOSURVEY_DATA_DIR=str(tmp_path),
+                PHOTOSURVEY_PORT=str(free_port()),
+                PHOTOSURVEY_ENV="dev",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        running.stop()
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"photosurvey: database error: the data folder {tmp_path} is in use")
 
 
 @pytest.mark.parametrize("arguments", [[], ["nonsense"], ["export-schema", "--bogus"]])
