@@ -137,7 +137,7 @@ class AlreadyAnswered:
     message: str = strawberry.field(description="What happened.")
 
 
-@strawberry.type(description="The idempotency key was used before with another answer.")
+@strawberry.type(description="The idempotency key was used before with another lease or answer.")
 class IdempotencyKeyReused:
     idempotency_key: str = strawberry.field(description="The key.")
     message: str = strawberry.field(description="What was wrong.")
@@ -306,7 +306,7 @@ def submit_result(outcome: answering.Outcome) -> SubmitAnswerResult:
         case answering.KeyReused(key):
             return IdempotencyKeyReused(
                 idempotency_key=key,
-                message="this key was used with another answer; use a new key per answer",
+                message="this key was used with another lease or answer; use a new key per answer",
             )
         case answering.Invalid(reason):
             return InvalidAnswer(reason=reason)

@@ -85,6 +85,9 @@ async def test_answer_is_accepted_once_and_replays_by_key(
     other = first.payload | {"answer": answer_for(first.task, choice=1)}
     reused = await submit(http, first.token, other)
     assert reused["__typename"] == "IdempotencyKeyReused"
+    elsewhere = await submit(http, first.token, first.payload | {"leaseId": "another-lease"})
+    assert elsewhere["__typename"] == "IdempotencyKeyReused"
+    assert "another lease or answer" in elsewhere["message"]
     twice = await submit(http, first.token, first.payload | {"idempotencyKey": "k-2"})
     assert twice["__typename"] == "AlreadyAnswered"
     assert await db.answers.count_documents({"photo_id": first.photo_id}) == 1
