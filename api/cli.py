@@ -114,8 +114,9 @@ def _contributor_name(value: str) -> str:
 
 
 def _label_id(value: str) -> str:
-    if not value.strip():
-        raise argparse.ArgumentTypeError("the label id must not be empty")
+    problem = gold.label_id_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -76,6 +77,11 @@ def parse_labels(text: str) -> tuple[Label, ...]:
         if not line.strip():
             raise InvalidLabelsError(
                 f"line {number} is blank; every line up to the last must hold a label"
+            )
+        control = next((c for c in line if unicodedata.category(c) == "Cc" and c != "\t"), None)
+        if control is not None:
+            raise InvalidLabelsError(
+                f"line {number} holds the control character {control!r}; labels are text"
             )
         parsed.append(_split_line(line, number))
     return _assign_ids(parsed)

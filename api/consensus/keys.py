@@ -2,14 +2,14 @@
 
 Label ids are opaque strings and become keys of documents (`log_odds.<label>`,
 `confusion.<truth>.<answer>`) so that an online update is a plain `$inc`. A field name may
-not contain `.` or start with `$`, and NONE needs a key of its own: `~`. Escaping is
+not contain `.` or NUL or start with `$`, and NONE needs a key of its own: `~`. Escaping is
 percent-style and reversible; ids such as WordNet `n02099601` pass through unchanged.
 """
 
 from __future__ import annotations
 
 NONE_KEY = "~"
-_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"), ("~", "%7E"))
+_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"), ("~", "%7E"), ("\x00", "%00"))
 
 
 def encode_key(label: str | None) -> str:

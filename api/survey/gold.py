@@ -11,15 +11,28 @@ from __future__ import annotations
 
 from api.database import Database, Document
 from api.survey import consensus_store, store
+from api.survey.questions import control_character
 from api.survey.queue import settle_change
 
 NEW_CONTRIBUTOR_GOLD = 5
+MAX_LABEL_ID_LENGTH = 200
 
 
 def gold_share(gold_rate: float, *, gold_answers: int) -> float:
     """The chance that one task is a gold photo for this contributor."""
     boost = 2.0 if gold_answers < NEW_CONTRIBUTOR_GOLD else 1.0
     return min(gold_rate * boost, 1.0)
+
+
+def label_id_problem(label_id: str) -> str | None:
+    """Why `label_id` cannot be a gold label, or None."""
+    if not label_id.strip():
+        return "the label id must not be empty"
+    if len(label_id) > MAX_LABEL_ID_LENGTH:
+        return f"the label id is {len(label_id)} characters; at most {MAX_LABEL_ID_LENGTH}"
+    if control_character(label_id) is not None:
+        return "the label id must not contain control characters"
+    return None
 
 
 async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | None:

@@ -145,8 +145,9 @@ class SurveyMutation:
         self, info: Info[Context, None], photo_id: strawberry.ID, label_id: strawberry.ID
     ) -> MarkGoldResult:
         await info.context.admin()
-        if not str(label_id).strip():
-            raise BadInput("labelId must not be empty")
+        problem = gold.label_id_problem(str(label_id))
+        if problem is not None:
+            raise BadInput(f"labelId: {problem}")
         photo = await gold.mark_gold(info.context.db, str(photo_id), str(label_id))
         if photo is None:
             return PhotoNotReady(

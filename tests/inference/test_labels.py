@@ -92,3 +92,9 @@ def test_unreadable_labels_file(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(InvalidLabelsError, match="cannot read"):
         find_labels(tmp_path / "m.tflite", b"", bad)
+
+
+def test_a_control_character_in_a_label_is_refused_with_its_line() -> None:
+    with pytest.raises(InvalidLabelsError, match=r"line 2 holds the control character '\\x00'"):
+        parse_labels("cat\nr\x00ed\n")
+    assert parse_labels("n1\tcat\n")[0].name == "cat"  # a tab separates id and name

@@ -31,6 +31,7 @@ def test_label_keys_round_trip_and_are_safe_field_names(label: str | None) -> No
     key = encode_key(label)
     assert decode_key(key) == label
     assert "." not in key
+    assert "\x00" not in key
     assert not key.startswith("$")
     assert key != ""
     assert (key == NONE_KEY) == (label is None)

@@ -75,6 +75,7 @@ async def _leased_task(
         (0.05, {"describe": {"tags": ["  ", ""]}}, "at least one non-empty tag"),
         (0.05, {"describe": {"tags": ["x" * 65]}}, "at most 64 characters"),
         (0.05, {"describe": {"tags": [f"t{i}" for i in range(21)]}}, "at most 20 are accepted"),
+        (0.05, {"describe": {"tags": ["cat\x00dog"]}}, "must not contain control characters"),
     ],
 )
 async def test_an_answer_that_does_not_fit_is_invalid(

@@ -59,6 +59,26 @@ async def test_only_admins_mark_gold_and_only_pre_labelled_photos(
     assert (photo["status"], photo["bucket"]) == ("gold", None)
 
 
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        (" ", "must not be empty"),
+        ("n" * 201, "201 characters; at most 200"),
+        ("n1\x00", "must not contain control characters"),
+    ],
+)
+async def test_a_bad_gold_label_id_is_refused_and_the_photo_left_as_it_was(
+    http: httpx.AsyncClient, db: Database, label: str, message: str
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    before = await db.photos.find_one({"_id": photo_id})
+    admin = await token_for(db, role="admin")
+    refused = await graphql(http, MARK_GOLD, admin, photo=photo_id, label=label)
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert message in refused["errors"][0]["message"]
+    assert await db.photos.find_one({"_id": photo_id}) == before
+
+
 async def test_gold_answers_grade_contributors_and_never_retire_the_photo(
     http: httpx.AsyncClient, db: Database
 ) -> None:
@@ -241,6 +261,7 @@ async def test_reestimation_runs_in_one_process_at_a_time(db: Database) -> None:
     [
         (["gold", "f" * 24, "n1"], 1, "no pre-labelled photo"),
         (["gold", "only-one-argument"], 2, "usage: photosurvey gold"),
+        (["gold", "f" * 24, "n1\x07"], 2, "must not contain control characters"),
     ],
 )
 def test_gold_command_line_refuses_bad_input(
