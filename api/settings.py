@@ -27,6 +27,8 @@ UncertaintyMeasure = Literal["least_confidence", "margin", "entropy"]
 
 MIN_SECRET_KEY_LENGTH = 32
 
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
 
 class SettingsError(ValueError):
     """A configuration value is missing or malformed."""
@@ -64,7 +66,8 @@ class Settings:
     reliability_floor: float = 0.2
     """Contributors whose reliability is below it weigh nothing until reviewed."""
     lease_seconds: int = 600
-    max_upload_bytes: int = 25 * 1024 * 1024
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    """Largest upload body, and largest file `photosurvey import` reads."""
     photo_url_seconds: int = 3600
     random_seed: int | None = None
     """Seeds the service's random draws (exploration, gold mixing) for reproducible runs."""

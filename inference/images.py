@@ -84,7 +84,7 @@ def sniff_format(data: bytes) -> ImageFormat:
     raise UnsupportedImageFormat(f"the image is {what}; accepted: JPEG, PNG, WebP")
 
 
-def _open(data: bytes, fmt: ImageFormat) -> ImageFile.ImageFile:
+def _open(data: bytes, fmt: ImageFormat, *, max_pixels: int) -> ImageFile.ImageFile:
     stream = io.BytesIO(data)
     try:
         if fmt == "JPEG":
@@ -92,6 +92,11 @@ def _open(data: bytes, fmt: ImageFormat) -> ImageFile.ImageFile:
         if fmt == "PNG":
             return PngImagePlugin.PngImageFile(stream)
         return WebPImagePlugin.WebPImageFile(stream)
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses some headers itself (WebP), at twice its own pixel limit.
+        raise ImageTooLargeError(
+            f"the {fmt} image is too large ({exc}); the limit is {max_pixels:,} pixels"
+        ) from exc
     except _DECODE_ERRORS as exc:
         raise ImageDecodeError(f"cannot read the {fmt} header: {exc}") from exc
 
@@ -108,7 +113,7 @@ def decode_image(
     `min_size` (width, height) lets a JPEG decode at a reduced scale that still covers it.
     """
     fmt = sniff_format(data)
-    image = _open(data, fmt)
+    image = _open(data, fmt, max_pixels=max_pixels)
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLargeError(

@@ -15,11 +15,13 @@ from typing import Final
 from PIL import ExifTags, Image, JpegImagePlugin
 
 from api.photos.records import ContentType
+from inference import ImageTooLargeError
 from inference.images import DEFAULT_MAX_PIXELS, decode_image, sniff_format
 
 SMALL_SIDE: Final = 384
 """Shorter side of the small copy: above the model's 256-px resize, enough for thumbnails."""
 SMALL_QUALITY: Final = 90
+JPEG_MAX_SIDE: Final = 65_500  # the longest side libjpeg writes
 ACCEPTED = "JPEG, PNG or WebP"
 
 _CONTENT_TYPES: dict[str, ContentType] = {
@@ -47,12 +49,20 @@ class PreparedPhoto:
 def prepare_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PreparedPhoto:
     """Validate photo bytes and make the small copy.
 
-    Raises `inference.ImageError` (unsupported format, undecodable, too many pixels).
+    Raises `inference.ImageError` (unsupported format, undecodable, too many pixels, too
+    long and thin for a small copy).
     """
     fmt = sniff_format(data)
     image = decode_image(data, mode="RGB", min_size=(SMALL_SIDE, SMALL_SIDE), max_pixels=max_pixels)
     # Only JPEGs are drafted (decoded smaller); other formats decode at full size.
     width, height = _upright_jpeg_size(data) if fmt == "JPEG" else image.size
+    small_size = shrunk_size(image.size, shorter_side=SMALL_SIDE)
+    if max(small_size) > JPEG_MAX_SIDE:
+        raise ImageTooLargeError(
+            f"the image is {width}x{height}: too long and thin (its small copy would be "
+            f"{small_size[0]}x{small_size[1]}, and a JPEG side is at most {JPEG_MAX_SIDE:,} "
+            "pixels)"
+        )
     small = shrink(image, shorter_side=SMALL_SIDE)
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=SMALL_QUALITY)
@@ -66,14 +76,21 @@ def prepare_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Prepa
     )
 
 
-def shrink(image: Image.Image, *, shorter_side: int) -> Image.Image:
-    """`image` scaled so its shorter side is `shorter_side`; never enlarged."""
-    width, height = image.size
+def shrunk_size(size: tuple[int, int], *, shorter_side: int) -> tuple[int, int]:
+    """`size` scaled so its shorter side is `shorter_side`; never enlarged."""
+    width, height = size
     shortest = min(width, height)
     if shortest <= shorter_side:
-        return image
+        return size
     scale = shorter_side / shortest
-    size = (max(shorter_side, round(width * scale)), max(shorter_side, round(height * scale)))
+    return (max(shorter_side, round(width * scale)), max(shorter_side, round(height * scale)))
+
+
+def shrink(image: Image.Image, *, shorter_side: int) -> Image.Image:
+    """`image` scaled to `shrunk_size`."""
+    size = shrunk_size(image.size, shorter_side=shorter_side)
+    if size == image.size:
+        return image
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 

@@ -58,7 +58,7 @@ async def _import_all(paths: list[Path], *, settings: Settings) -> tuple[int, in
         imported = duplicates = rejected = 0
         with tqdm(paths, desc="importing", unit="photo", file=sys.stderr, disable=None) as bar:
             for path in bar:
-                result = await ingest_file(db, path)
+                result = await ingest_file(db, path, max_bytes=settings.max_upload_bytes)
                 if isinstance(result, Added):
                     imported += 1
                 elif isinstance(result, Duplicate):

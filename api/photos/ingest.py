@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from api.database import Database
 from api.photos import files, store
 from api.photos.images import PreparedPhoto, prepare_photo
 from api.photos.records import NEW_STATUS, PhotoRecord, PhotoSource, photo_id_for
+from api.settings import DEFAULT_MAX_UPLOAD_BYTES
 from inference import ImageError
 from inference.images import DEFAULT_MAX_PIXELS
 
@@ -67,10 +69,24 @@ async def ingest_photo(
 
 
 async def ingest_file(
-    db: Database, path: Path, *, source: PhotoSource = "import", added_by: str | None = None
+    db: Database,
+    path: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    source: PhotoSource = "import",
+    added_by: str | None = None,
 ) -> IngestResult:
-    """`ingest_photo` for a file; its name (not its folder) is kept as the filename."""
+    """`ingest_photo` for a regular file of at most `max_bytes`; its name (not its folder)
+    is kept as the filename."""
     try:
+        info = await asyncio.to_thread(path.stat)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, a device not end
+            return Rejected("not a regular file (a FIFO, device or socket); give photo files")
+        if info.st_size > max_bytes:
+            return Rejected(
+                f"the file is {info.st_size:,} bytes; the limit is {max_bytes:,} "
+                "(PHOTOSURVEY_MAX_UPLOAD_BYTES)"
+            )
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         return Rejected(f"cannot read the file: {exc.strerror or exc}")

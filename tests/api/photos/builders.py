@@ -70,6 +70,24 @@ def png_header_bomb(width: int = 20000, height: int = 20000) -> bytes:
     )
 
 
+def webp_header_bomb(side: int = 16383) -> bytes:
+    """A lossless WebP whose header claims `side` x `side` pixels (Pillow refuses the header)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, "WEBP", lossless=True)
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"VP8L") + 9  # after the chunk header and the 0x2F signature byte
+    bits = int.from_bytes(data[at : at + 4], "little") & ~((1 << 28) - 1)
+    data[at : at + 4] = (bits | (side - 1) | ((side - 1) << 14)).to_bytes(4, "little")
+    return bytes(data)
+
+
+def long_thin_png(width: int = 65535, height: int = 1) -> bytes:
+    """A real PNG far longer than it is wide: its small copy cannot be a JPEG."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 async def bearer(db: Database, name: str, *, admin: bool = False) -> dict[str, str]:
     """Authorization headers for a new contributor."""
     _, token = await add_contributor(db, name, role="admin" if admin else "contributor")

@@ -1,4 +1,5 @@
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,31 @@ async def test_each_rejected_file_is_reported_with_its_reason(
     lines = captured.err.splitlines()
     for name, (_, reason) in bad.items():
         assert any(f"{name}: rejected:" in line and reason in line for line in lines), name
+    assert await db.photos.count_documents({}) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_fifo_and_a_file_over_the_limit_are_rejected_without_reading_them(
+    db: Database,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PHOTOSURVEY_MAX_UPLOAD_BYTES", "2048")
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)  # reading it would block for ever
+    big = _write(tmp_path / "big.jpg", jpeg_bytes(800, 600))
+    small = _write(tmp_path / "small.png", png_bytes(8, 8))
+
+    code = await asyncio.wait_for(_run(str(fifo), str(big), str(small)), timeout=60)
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "imported 1, duplicates 0, rejected 2" in captured.out
+    assert f"{fifo}: rejected: not a regular file" in captured.err
+    assert f"{big}: rejected: the file is {big.stat().st_size:,} bytes; the limit is 2,048" in (
+        captured.err
+    )
     assert await db.photos.count_documents({}) == 1
 
 

@@ -11,10 +11,12 @@ from api.photos.images import SMALL_SIDE, prepare_photo
 from api.photos.ingest import Added, Duplicate, Rejected, ingest_photo
 from tests.api.photos.builders import (
     jpeg_bytes,
+    long_thin_png,
     png_bytes,
     png_header_bomb,
     tiff_bytes,
     webp_bytes,
+    webp_header_bomb,
 )
 
 
@@ -81,6 +83,9 @@ def test_png_and_webp_are_accepted(
         (tiff_bytes(), "TIFF"),
         (jpeg_bytes(800, 600)[:1500], "cannot be decoded"),
         (png_header_bomb(), "20000x20000"),
+        (webp_header_bomb(), "the limit is 100,000,000 pixels"),
+        (long_thin_png(), "65535x1: too long and thin"),
+        (long_thin_png(1, 65535), "1x65535: too long and thin"),
         (b"just some text, not a photo", "not a recognised image"),
     ],
 )
