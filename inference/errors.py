@@ -4,7 +4,8 @@
     ├── ModelError                  a model file cannot be used
     │   ├── ModelLoadError          the file cannot be read (missing, a directory, no permission)
     │   ├── InvalidModelError       not a TFLite model, or one the runtime rejects (truncated,
-    │   │                           random bytes, inconsistent graph)
+    │   │                           random bytes, inconsistent graph), or whose scores are
+    │   │                           not finite (NaN weights)
     │   │   └── ModelTooLargeError  the runtime cannot allocate the model's tensors
     │   └── UnsupportedModelError   a valid model that is not a one-image classifier we can run
     │                               (input not an NHWC image, several outputs, per-channel input)
@@ -66,7 +67,7 @@ class ModelLoadError(ModelError):
 
 
 class InvalidModelError(ModelError):
-    """The file is not a TFLite model, or the runtime rejects it."""
+    """The file is not a TFLite model, the runtime rejects it, or its scores are not finite."""
 
 
 class ModelTooLargeError(InvalidModelError):

@@ -229,10 +229,25 @@ class Model:
             exc.add_note(f"while predicting image #{index} of the batch")
             raise
 
+    def self_check(self) -> Prediction:
+        """Predict one synthetic photo (seeded noise at twice the input size), so that a model
+        that cannot predict (non-finite scores, say) fails where it is loaded, not on the
+        first photo. Raises `InferenceError`."""
+        spec = self.spec
+        rng = np.random.default_rng(0)
+        photo = rng.integers(0, 256, (spec.height * 2, spec.width * 2, spec.channels), np.uint8)
+        return self.predict(photo.squeeze() if spec.channels == 1 else photo)
+
     def _prediction(self, raw: NDArray[Any]) -> Prediction:
         values = raw.reshape(-1)
         if self._quantization is not None:
             values = dequantize(values, self._quantization)
+        broken = int(np.count_nonzero(~np.isfinite(values)))
+        if broken:
+            raise InvalidModelError(
+                f"the model produced {broken} non-finite scores (NaN or infinite) among "
+                f"{values.size}: its weights or graph are broken"
+            )
         probabilities = softmax(values) if self._logits else normalise(values)
         k = self._top_k
         best = top_k(probabilities, max(k, 2))

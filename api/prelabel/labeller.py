@@ -20,6 +20,9 @@ class Labeller(Protocol):
 def load_labeller(settings: Settings) -> Labeller:
     """The configured model, loaded once per process (never per request).
 
-    Raises `inference.InferenceError` (with what was wrong) for a missing or bad file.
+    Raises `inference.InferenceError` (with what was wrong) for a missing or bad file, or a
+    model that cannot predict a synthetic photo (`Model.self_check`).
     """
-    return Model.from_path(settings.model_path)
+    model = Model.from_path(settings.model_path)
+    model.self_check()
+    return model

@@ -8,8 +8,10 @@ import pytest
 
 from api.cli import main
 from api.database import Database
+from api.photos.ingest import Added, ingest_photo
 from api.photos.signing import KEY_FILE
 from api.settings import Settings
+from tests.api.photos.builders import jpeg_bytes
 from tests.processes import PHOTOSURVEY, photosurvey_environment
 
 
@@ -77,3 +79,37 @@ def test_serve_stops_before_serving_on_a_short_dev_key(settings: Settings) -> No
     assert "configuration error" in done.stderr
     assert "holds a key shorter than 32 characters; delete it" in done.stderr
     assert key_file.read_text() == "short\n"  # left for the operator to replace
+
+
+NAN_MODEL = Path(__file__).resolve().parents[1] / "inference" / "models" / "nan_logits.tflite"
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (NAN_MODEL, "4 non-finite scores (NaN or infinite)"),
+        (Path("no/such/model.tflite"), "no/such/model.tflite"),
+    ],
+)
+async def test_prelabel_refuses_a_model_that_cannot_predict_and_labels_nothing(
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    model: Path,
+    message: str,
+) -> None:
+    added = await ingest_photo(db, jpeg_bytes(), filename="a.jpg", source="import")
+    assert isinstance(added, Added)
+    photo_id = added.photo.id
+    monkeypatch.setenv("PHOTOSURVEY_MODEL_PATH", str(model))
+
+    code = await asyncio.to_thread(main, ["prelabel"])
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "photosurvey: model error:" in err
+    assert message in err
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert photo["status"] == "new"

@@ -307,3 +307,12 @@ def test_default_model_loads_with_imagenet_labels(default_model: Path) -> None:
     prediction = model.predict(Image.fromarray(rng.integers(0, 256, (300, 400, 3), np.uint8)))
     assert len(prediction.top_k) == 5
     assert all(score.label_id.startswith("n") for score in prediction.top_k)
+
+
+def test_a_model_whose_scores_are_nan_is_refused_at_its_first_prediction() -> None:
+    model = Model.from_path(tiny_model("nan_logits"))  # loads: the graph itself is legal
+    with pytest.raises(InvalidModelError, match="4 non-finite scores"):
+        model.predict(solid((200, 0, 0), (8, 8)))
+    with pytest.raises(InvalidModelError, match="non-finite"):
+        model.self_check()
+    assert Model.from_path(tiny_model("float_logits")).self_check().top_k

@@ -106,3 +106,8 @@ def test_the_child_report_keeps_its_error_type() -> None:
     assert str(err) == "3 labels but 4 scores"
     # A name outside the error tree is never instantiated from a child's report.
     assert isinstance(outcome_error(2, {"error": "SystemExit"}, "", {"path": "m"}), ModelCrashed)
+
+
+def test_a_model_whose_scores_are_nan_is_invalid() -> None:
+    with pytest.raises(InvalidModelError, match="non-finite scores"):
+        validate(tiny_model("nan_logits"))

@@ -317,6 +317,10 @@ def build_all() -> dict[str, tuple[bytes, str | None]]:
             serialize(quantized_graph(grey_weights(8, 8), (1, 8, 8, 1), grey, softmax=False)),
             "dark\nlight\n",
         ),
+        "nan_logits": (  # a broken model: every score comes out NaN
+            serialize(float_graph(np.full((4, 8 * 8 * 3), np.nan), (1, 8, 8, 3), softmax=False)),
+            plain,
+        ),
         "not_image": (
             serialize(float_graph(np.eye(3, 16), (1, 16), softmax=False)),
             "a\nb\nc\n",
