@@ -5,6 +5,7 @@ Run it with ``uvicorn --factory api.app:create_app`` or ``photosurvey serve``.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -108,6 +109,24 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         finally:
             if isinstance(request, Request):
                 await request.close()
+
+    def decode_json(self, data: str | bytes) -> object:
+        # strawberry turns only a JSONDecodeError into a 400. Invalid UTF-8 and nesting
+        # deeper than the stack raise other errors, and JSON that is not an object (`null`,
+        # `"x"`) reaches a `.get`: each would be a 500.
+        try:
+            decoded = json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise HTTPException(
+                400, f"the request body is not JSON this service reads: {type(exc).__name__}"
+            ) from exc
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(
+                400,
+                "the request body must be a JSON object with `query` (and optionally "
+                f"`variables`, `operationName`); got a JSON {type(decoded).__name__}",
+            )
+        return decoded
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         # strawberry walks `operations` along `map` without checking their shapes: a list

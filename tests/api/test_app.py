@@ -83,6 +83,35 @@ async def test_a_bad_query_gets_a_clear_error(
     assert message in errors[0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"null", "got a JSON NoneType"),
+        (b'"x"', "got a JSON str"),
+        (b"1", "got a JSON int"),
+        (b'{"query": "\xff\xfe"}', "UnicodeDecodeError"),
+        (b"[" * 100_000 + b"]" * 100_000, "RecursionError"),
+        (
+            b'{"query": "{ serverInfo { version } }", "variables": {"a": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}}",
+            "RecursionError",
+        ),
+        (b"{not json", "Unable to parse request body as JSON"),
+        (b'[{"query": "{ serverInfo { version } }"}]', "Batching is not enabled"),
+    ],
+)
+async def test_a_body_that_is_not_a_graphql_request_is_a_400(
+    http: httpx.AsyncClient, body: bytes, message: str
+) -> None:
+    response = await http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert message in response.text
+
+
 async def test_readyz_is_503_while_the_database_is_gone_and_200_once_it_is_back(
     tmp_path: Path,
 ) -> None:
