@@ -68,7 +68,13 @@ class EmbeddedDatabase:
                 "the embedded database needs the 'embedded' extra (package secantusdb): "
                 "install photosurvey[embedded], or set PHOTOSURVEY_MONGODB_URI to use MongoDB"
             )
-        storage_path.mkdir(parents=True, exist_ok=True)
+        try:
+            storage_path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot make the database folder {storage_path} (under PHOTOSURVEY_DATA_DIR): "
+                f"{exc.strerror or exc}"
+            ) from None
         lock = _hold_folder(storage_path.parent)
         config_path = storage_path.parent / "secantusd.toml"
         config_path.write_text(_CONFIG)

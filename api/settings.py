@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,8 @@ UncertaintyMeasure = Literal["least_confidence", "margin", "entropy"]
 MIN_SECRET_KEY_LENGTH = 32
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_RESERVED_DATABASES = ("admin", "local", "config")
 
 
 class SettingsError(ValueError):
@@ -93,8 +97,14 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     def check_can_serve(self) -> None:
-        """What serving needs beyond valid values: in production, a key to sign photo URLs
-        (the command-line tools sign nothing and run without one)."""
+        """What serving needs beyond valid values: a host to listen on, and in production a
+        key to sign photo URLs (the command-line tools sign nothing and run without one)."""
+        try:
+            socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA cannot encode
+            raise SettingsError(
+                f"{PREFIX}HOST={self.host!r} is not an address this machine can listen on: {exc}"
+            ) from None
         if self.env == "production" and self.secret_key is None:
             raise SettingsError(
                 f"{PREFIX}SECRET_KEY is required when {PREFIX}ENV=production; give at least "
@@ -130,17 +140,25 @@ def _data_dir(name: str, raw: str) -> Path:
     path = Path(_text(name, raw))
     if path.exists() and not path.is_dir():
         raise SettingsError(f"{name}={raw!r} is a file; give a folder (it is made if missing)")
+    nearest = next(p for p in (path, *path.parents) if p.exists())
+    if not nearest.is_dir():
+        raise SettingsError(f"{name}={raw!r} cannot be made: {nearest} is a file")
     return path
 
 
 def _db_name(name: str, raw: str) -> str:
     value = _text(name, raw)
-    # MongoDB's own rules for database names on Unix.
-    bad = set('/\\. "$') & set(value)
+    # MongoDB's own rules for database names on Unix, and no control characters.
+    bad = set('/\\. "$') & set(value) or any(not c.isprintable() for c in value)
     if bad or len(value) > 63:
         raise SettingsError(
-            f"{name}={raw!r} is not a valid database name; use at most 63 characters "
-            'without any of / \\ . " $ or spaces'
+            f"{name}={raw!r} is not a valid database name; use at most 63 printable "
+            'characters without any of / \\ . " $ or spaces'
+        )
+    if value in _RESERVED_DATABASES:
+        raise SettingsError(
+            f"{name}={raw!r} is one of MongoDB's own databases {_RESERVED_DATABASES}; "
+            "choose another name"
         )
     return value
 
@@ -156,12 +174,10 @@ def _secret_key(name: str, raw: str) -> str:
 
 def _int_between(low: int, high: int) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(
-                f"{name}={raw!r} is not a whole number; expected {low}-{high}"
-            ) from None
+        # Plain ASCII digits: int() alone also reads "8_000" and other scripts' digits.
+        if not _WHOLE_NUMBER.fullmatch(raw.strip()):
+            raise SettingsError(f"{name}={raw!r} is not a whole number; expected {low}-{high}")
+        value = int(raw)
         if not low <= value <= high:
             raise SettingsError(f"{name}={raw!r} is out of range; expected {low}-{high}")
         return value

@@ -50,9 +50,18 @@ def secret_key_for(settings: Settings) -> bytes:
 
 def _dev_key(path: Path) -> bytes:
     try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
+        try:
+            return _read_key(path)
+        except FileNotFoundError:
+            return _write_key(path)
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot read or write the dev signing key {path} (under PHOTOSURVEY_DATA_DIR): "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def _write_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written whole to a private file, then linked into place: os.link fails if the name
     # exists, so when several processes race exactly one key wins and no reader ever sees a

@@ -77,6 +77,12 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path: Path) -
         first.stop()
 
 
+def test_a_database_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "var").write_text("a file where the data folder belongs")
+    with pytest.raises(EmbeddedDatabaseError, match=r"cannot make the database folder .*var/db"):
+        EmbeddedDatabase.start(tmp_path / "var" / "db")
+
+
 async def test_a_stray_config_file_in_the_working_directory_is_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,6 +105,10 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?tls=true&tlsCAFile=/no.pem", "not readable"),
         ("PHOTOSURVEY_DB_NAME", "my.db", "not a valid database name"),
         ("PHOTOSURVEY_DB_NAME", "x" * 64, "at most 63"),
+        ("PHOTOSURVEY_DB_NAME", "admin", "MongoDB's own databases"),
+        ("PHOTOSURVEY_DB_NAME", "survey\x07", "printable"),
+        ("PHOTOSURVEY_PORT", "8_000", "not a whole number"),
+        ("PHOTOSURVEY_PORT", "\u0668\u0660\u0660\u0660", "not a whole number"),  # Arabic 8000
         ("PHOTOSURVEY_DATA_DIR", "", "is empty"),
         ("PHOTOSURVEY_HOST", " ", "is empty"),
         ("PHOTOSURVEY_SECRET_KEY", "short", "at least 32"),
@@ -144,3 +148,19 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     afile.write_text("not a folder")
     with pytest.raises(SettingsError, match=r"PHOTOSURVEY_DATA_DIR=.* is a file; give a folder"):
         Settings.from_environ({"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_DATA_DIR": str(afile)})
+
+
+def test_a_data_dir_under_a_file_is_refused(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    with pytest.raises(SettingsError, match=r"cannot be made: .*afile is a file"):
+        Settings.from_environ({"PHOTOSURVEY_DATA_DIR": str(afile / "var" / "sub")})
+
+
+def test_a_host_this_machine_cannot_listen_on_stops_serving_not_the_tools() -> None:
+    settings = Settings.from_environ({"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_HOST": "999.1.1.1"})
+    with pytest.raises(SettingsError, match=r"PHOTOSURVEY_HOST='999.1.1.1' is not an address"):
+        settings.check_can_serve()
+    Settings.from_environ(
+        {"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_HOST": "localhost"}
+    ).check_can_serve()

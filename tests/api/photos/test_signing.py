@@ -28,6 +28,12 @@ def test_dev_generates_one_key_and_reuses_it(tmp_path: Path) -> None:
     assert [path.name for path in key_file.parent.iterdir()] == ["secret_key"]
 
 
+def test_a_dev_key_that_cannot_be_read_or_written_is_a_settings_error(tmp_path: Path) -> None:
+    (tmp_path / "var" / "secret_key").mkdir(parents=True)  # a folder where the key belongs
+    with pytest.raises(SettingsError, match=r"cannot read or write the dev signing key .*"):
+        load_secret_key(Settings(env="dev", data_dir=tmp_path / "var"))
+
+
 def test_production_uses_the_configured_key(tmp_path: Path) -> None:
     secret = "s" * 40
     settings = Settings.from_environ(
