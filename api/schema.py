@@ -7,7 +7,13 @@ from enum import Enum
 
 import strawberry
 from graphql import GraphQLError, VariableDefinitionNode
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext, Info
 
 import api
@@ -17,6 +23,9 @@ from api.photos.resolvers import PhotoMutation, PhotoQuery
 from api.survey.resolvers import SurveyMutation, SurveyQuery
 
 logger = logging.getLogger(__name__)
+
+MAX_TOKENS = 2000
+MAX_ALIASES = 15
 
 
 @strawberry.enum(description="Where the service keeps its data.")
@@ -78,7 +87,12 @@ schema = PhotoSurveySchema(
     extensions=[
         # Factories: one extension per operation; the caches live at module level.
         # Parsing and validation are 85-90% of a small query's cost (DESIGN.md).
+        # Bounds on one document's size: aliases would let one request repeat a field (nextTasks,
+        # past its count cap) hundreds of times; the longest operation a client sends (the
+        # GraphiQL introspection query) is under 200 tokens.
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=256),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: ValidationCache(maxsize=256),
         lambda: MaskErrors(should_mask_error=_is_unexpected),
     ],

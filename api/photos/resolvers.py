@@ -15,7 +15,7 @@ from api.photos import store
 from api.photos.images import ACCEPTED
 from api.photos.ingest import Added, Duplicate, IngestResult, ingest_photo
 from api.photos.pages import InvalidCursor, decode_cursor, encode_cursor, read_page
-from api.photos.records import STATUSES, PhotoRecord
+from api.photos.records import STATUSES, PhotoRecord, filename_problem
 from api.photos.types import (
     SOURCES,
     AddPhotoResult,
@@ -113,11 +113,15 @@ class PhotoMutation:
                 "file must be a file part of a GraphQL multipart request (the "
                 "'operations' and 'map' form fields), not a JSON value"
             )
+        name = file.filename if filename is None else filename
+        problem = None if name is None else filename_problem(name)
+        if problem is not None:
+            raise BadInput(f"filename {problem}")
         data = await file.read()
         result = await ingest_photo(
             info.context.db,
             data,
-            filename=filename or file.filename,
+            filename=name,
             source="upload",
             added_by=caller.id,
         )

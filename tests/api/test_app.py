@@ -2,6 +2,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from graphql import get_introspection_query
 
 import api
 from api.database import Database
@@ -81,6 +82,31 @@ async def test_a_bad_query_gets_a_clear_error(
     response = await http.post("/graphql", json={"query": query})
     errors = response.json()["errors"]
     assert message in errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "{ " + " ".join(f"a{i}: serverInfo {{ version }}" for i in range(16)) + " }",
+            "16 aliases found. Allowed: 15",
+        ),
+        ("{ " + "serverInfo { version } " * 600 + "}", "more than 2000 tokens"),
+    ],
+)
+async def test_a_document_too_big_to_be_a_client_operation_is_refused(
+    http: httpx.AsyncClient, query: str, message: str
+) -> None:
+    body = (await http.post("/graphql", json={"query": query})).json()
+    assert body["data"] is None
+    assert message in body["errors"][0]["message"]
+
+
+async def test_the_full_introspection_query_fits_the_bounds(http: httpx.AsyncClient) -> None:
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+    body = (await http.post("/graphql", json={"query": query})).json()
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
 @pytest.mark.parametrize(

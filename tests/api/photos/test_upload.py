@@ -32,6 +32,28 @@ async def test_an_admin_uploads_a_photo(http: httpx.AsyncClient, db: Database) -
     assert stored["added_by"] == (await db.contributors.find_one({"name": "ada"}) or {})["_id"]
 
 
+@pytest.mark.parametrize(
+    ("filename", "message"),
+    [
+        ("  ", "filename must not be blank"),
+        ("x" * 256 + ".jpg", "filename is 260 characters; at most 255"),
+        ("../../etc/passwd", "without a folder"),
+        ("a\x00.jpg", "must not contain control characters"),
+        ("photo\u202egpj.exe", "right-to-left override"),
+    ],
+)
+async def test_a_bad_filename_is_refused_before_anything_is_stored(
+    http: httpx.AsyncClient, db: Database, filename: str, message: str
+) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    request = upload_request(jpeg_bytes(), filename=filename, headers=admin)
+    body = (await http.send(request)).json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert message in body["errors"][0]["message"]
+    assert await db.photos.count_documents({}) == 0
+    assert await db[files.FILES].count_documents({}) == 0
+
+
 async def test_the_same_upload_twice_is_a_duplicate(http: httpx.AsyncClient, db: Database) -> None:
     admin = await bearer(db, "ada", admin=True)
     first = await _upload(http, jpeg_bytes(), headers=admin)
