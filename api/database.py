@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,12 +52,19 @@ class CollectionIndexes:
     indexes: tuple[IndexModel, ...]
 
 
+SERVER_SELECTION_TIMEOUT_MS = 5000
+
+
 def connect(uri: str) -> Client:
     """A client for `uri`. It connects lazily, inside the event loop that first uses it."""
-    # Fail a request after 5 s without a server rather than the driver's 30 s.
-    return AsyncMongoClient(
-        uri, appname="photosurvey", tz_aware=True, serverSelectionTimeoutMS=5000
+    # Fail a request after 5 s without a server rather than the driver's 30 s, unless the
+    # URI chooses its own (a keyword argument would override the URI's option).
+    query = urllib.parse.urlsplit(uri).query.lower()
+    chosen = "serverselectiontimeoutms=" in query
+    timeout: dict[str, Any] = (
+        {} if chosen else {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}
     )
+    return AsyncMongoClient(uri, appname="photosurvey", tz_aware=True, **timeout)
 
 
 async def ensure_indexes(db: Database, specs: Iterable[CollectionIndexes]) -> None:

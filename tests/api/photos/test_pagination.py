@@ -104,13 +104,25 @@ async def test_an_unknown_status_is_bad_input(http: httpx.AsyncClient, db: Datab
     assert "'done?' is no photo status; expected one of new, open, unreadable" in error["message"]
 
 
-async def test_a_foreign_cursor_is_bad_input(http: httpx.AsyncClient, db: Database) -> None:
+@pytest.mark.parametrize(
+    ("cursor", "shown"),
+    [
+        ("bm9wZQ==", "'bm9wZQ==' is not"),
+        ("x" * 10_000, "'" + "x" * 40 + "'... (10,000 characters)"),
+    ],
+)
+async def test_a_foreign_cursor_is_bad_input(
+    http: httpx.AsyncClient, db: Database, cursor: str, shown: str
+) -> None:
     response = await http.post(
-        "/graphql", json={"query": PAGE, "variables": {"after": "bm9wZQ=="}},
+        "/graphql", json={"query": PAGE, "variables": {"after": cursor}},
         headers=await bearer(db, "cy", admin=True),
     )  # fmt: skip
 
-    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert shown in error["message"]
+    assert len(error["message"]) < 200
 
 
 async def test_photos_need_an_admin_token(http: httpx.AsyncClient, db: Database) -> None:
