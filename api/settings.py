@@ -10,12 +10,14 @@ import dataclasses
 import os
 import re
 import socket
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from pymongo.errors import PyMongoError
+from pymongo import common as pymongo_common
+from pymongo.errors import ConfigurationError, PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from api.consensus.reliability import ReliabilityPrior
@@ -132,8 +134,22 @@ def _mongodb_uri(name: str, raw: str) -> str:
         try:
             parse_uri(value)
         except (ValueError, PyMongoError, OSError) as exc:  # OSError: a tlsCAFile not found
-            raise SettingsError(f"{name} is not a valid MongoDB URI: {exc}") from None
+            raise SettingsError(
+                f"{name} is not a valid MongoDB URI: {_uri_problem(exc, value)}"
+            ) from None
     return value
+
+
+def _uri_problem(exc: Exception, uri: str) -> str:
+    """The driver's reason, naming the option when it says only "Unknown option."."""
+    if str(exc).startswith("Unknown option."):
+        for option, value in urllib.parse.parse_qsl(urllib.parse.urlsplit(uri).query):
+            try:
+                pymongo_common.validate(option, value)
+            except ConfigurationError as named:
+                if str(named).startswith("Unknown option"):
+                    return str(named)
+    return str(exc)
 
 
 def _data_dir(name: str, raw: str) -> Path:

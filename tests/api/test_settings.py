@@ -101,7 +101,7 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://localhost:notaport", "Port contains non-digit"),
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://db:99999", "between 0 and 65535"),
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://", "at least one hostname"),
-        ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?replicaSett=rs0", "Unknown option"),
+        ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?replicaSett=rs0", "Unknown option: replicaSett"),
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?tls=true&tlsCAFile=/no.pem", "not readable"),
         ("PHOTOSURVEY_DB_NAME", "my.db", "not a valid database name"),
         ("PHOTOSURVEY_DB_NAME", "x" * 64, "at most 63"),
