@@ -3,7 +3,8 @@
     ClientError (a GraphQLError: never masked, never logged as a fault)
     ├── Unauthenticated   no token, or one that matches no contributor
     ├── Forbidden         the contributor's role does not allow the operation
-    └── BadInput          an argument is out of range or malformed
+    ├── BadInput          an argument is out of range or malformed
+    └── LimitReached      the caller holds as much as one contributor may (leased tasks)
 
 Outcomes a client is expected to handle in normal use (an expired lease, a replayed key) are
 not errors but members of result unions in the schema.
@@ -33,3 +34,7 @@ class Forbidden(ClientError):
 
 class BadInput(ClientError):
     code = "BAD_USER_INPUT"
+
+
+class LimitReached(ClientError):
+    code = "LIMIT_REACHED"

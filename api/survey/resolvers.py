@@ -83,7 +83,9 @@ class SurveyQuery:
 class SurveyMutation:
     @strawberry.mutation(
         description="Lease up to `count` (1-20) photos to the caller, most needed first. "
-        "Never a photo the caller answered or holds; fewer (or none) when the pool runs dry."
+        "Never a photo the caller answered or holds; fewer (or none) when the pool runs dry, "
+        f"and fewer when the caller would hold more than {tasks.MAX_HELD_LEASES} at once "
+        f"(LIMIT_REACHED once they hold {tasks.MAX_HELD_LEASES})."
     )
     async def next_tasks(self, info: Info[Context, None], count: int = 5) -> list[Task]:
         context = info.context

@@ -45,7 +45,13 @@ INDEXES = (
         ),
     ),
     CollectionIndexes(
-        "leases", (IndexModel([("contributor_id", ASCENDING), ("state", ASCENDING)], name="mine"),)
+        "leases",
+        (
+            IndexModel(
+                [("contributor_id", ASCENDING), ("state", ASCENDING), ("expires_at", ASCENDING)],
+                name="held",
+            ),
+        ),
     ),
     CollectionIndexes(
         "answers",
@@ -88,14 +94,27 @@ async def read_bucket_counts(db: Database) -> dict[int, int]:
     return {int(bucket): max(int(n), 0) for bucket, n in counts.items()}
 
 
+# Photos read per candidate wanted, at most: what a busy contributor may have to skip.
+CANDIDATE_READS = 10
+
+
 async def find_candidates(
     db: Database, buckets: Sequence[int], *, contributor_id: str, limit: int
 ) -> list[Document]:
-    """Available photos in `buckets` that `contributor_id` neither answered nor holds."""
+    """Up to `limit` available photos in `buckets` that `contributor_id` neither answered nor
+    holds, from at most `limit * CANDIDATE_READS` read."""
     # Filtered here, not in the query: the embedded server plans a filter on more than the
-    # indexed field as a collection scan. The buckets bound what is read.
-    cursor = db.photos.find({"bucket": {"$in": list(buckets)}}, _CANDIDATE_FIELDS).limit(limit)
-    return [photo async for photo in cursor if _free_for(photo, contributor_id)]
+    # indexed field as a collection scan. Read past the photos this contributor cannot take
+    # (a busy contributor has answered or holds the first ones of a bucket), within a bound.
+    found: list[Document] = []
+    cursor = db.photos.find({"bucket": {"$in": list(buckets)}}, _CANDIDATE_FIELDS)
+    async for photo in cursor.limit(limit * CANDIDATE_READS).batch_size(limit):
+        if _free_for(photo, contributor_id):
+            found.append(photo)
+            if len(found) == limit:
+                break
+    await cursor.close()
+    return found
 
 
 def _free_for(photo: Document, contributor_id: str) -> bool:
@@ -212,6 +231,13 @@ async def record_answer(
 async def insert_leases(db: Database, leases: Sequence[Document]) -> None:
     if leases:
         await db.leases.insert_many(list(leases), ordered=False)
+
+
+async def count_held_leases(db: Database, contributor_id: str, *, now: datetime) -> int:
+    """Leases the contributor holds: active and not yet expired (index ``held``)."""
+    return await db.leases.count_documents(
+        {"contributor_id": contributor_id, "state": "active", "expires_at": {"$gt": now}}
+    )
 
 
 async def find_lease(db: Database, lease_id: str) -> Document | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from api.database import Database, Document
+from api.errors import LimitReached
 from api.survey import consensus_store, store
 from api.survey.gold import gold_share
 from api.survey.questions import Question, question_for
@@ -26,6 +27,10 @@ from api.survey.selection import (
 )
 
 MAX_TASKS_PER_REQUEST = 20
+# Leases one contributor may hold at once: two full requests' worth. Without a bound, one
+# client asking again and again without answering would hold a slot on every photo, and a
+# photo is leased to no more contributors at once than the answers it still needs.
+MAX_HELD_LEASES = 2 * MAX_TASKS_PER_REQUEST
 # Candidates read per task wanted: headroom for photos taken by others in the meantime.
 _OVERFETCH = 3
 _ROUNDS = 3
@@ -54,8 +59,16 @@ async def next_tasks(
     now: datetime,
     rng: random.Random,
 ) -> list[Task]:
-    """Lease up to `count` photos to the contributor: gold photos at the gold rate, random
-    ones at the exploration rate, the rest most needed first."""
+    """Lease up to `count` photos to the contributor (fewer if that would make them hold
+    more than `MAX_HELD_LEASES`): gold photos at the gold rate, random ones at the exploration
+    rate, the rest most needed first. Raises `LimitReached` if they already hold that many."""
+    held = await store.count_held_leases(db, contributor_id, now=now)
+    if held >= MAX_HELD_LEASES:
+        raise LimitReached(
+            f"you hold {held} unanswered tasks, the most one contributor may hold; answer or "
+            "release some (releaseTask), or wait for their leases to expire"
+        )
+    count = min(count, MAX_HELD_LEASES - held)
     leasing = _Leasing(db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds))
     gold = await _gold_tasks(leasing, gold_rate=gold_rate, count=count, reason=policy.name, rng=rng)
     tasks: list[Task] = []

@@ -11,7 +11,7 @@ from api.consensus import ReliabilityPrior, RetirementPolicy
 from api.database import Database
 from api.survey.aggregating import ConsensusConfig
 from api.survey.operations import NEXT_TASKS, SUBMIT
-from api.survey.tasks import reap_expired_holds
+from api.survey.tasks import MAX_HELD_LEASES, reap_expired_holds
 from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
 
 
@@ -195,3 +195,45 @@ async def test_retired_photos_leave_the_queue(http: httpx.AsyncClient, db: Datab
     by_reason = {row["reason"]: row["photos"] for row in stats["retiredByReason"]}
     assert set(by_reason) == {"CONFIDENT", "CAP", "MODEL"}
     assert by_reason["CONFIDENT"] + by_reason["CAP"] == 2
+
+
+async def test_a_contributor_holds_at_most_forty_leases_at_once(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3] * 45)
+    token = await token_for(db)
+    held = []
+    for count in (20, 15, 20):  # the third call gets only what fits under the bound
+        held += (await graphql(http, NEXT_TASKS, token, count=count))["data"]["nextTasks"]
+    assert len(held) == MAX_HELD_LEASES == 40
+
+    refused = await graphql(http, NEXT_TASKS, token, count=1)
+    assert refused["errors"][0]["extensions"]["code"] == "LIMIT_REACHED"
+    assert "you hold 40 unanswered tasks" in refused["errors"][0]["message"]
+    other = await token_for(db)  # the bound is per contributor
+    assert len((await graphql(http, NEXT_TASKS, other, count=5))["data"]["nextTasks"]) == 5
+
+    release = "mutation($id: ID!) { releaseTask(leaseId: $id) { __typename } }"
+    await graphql(http, release, token, id=held[0]["leaseId"])
+    payload = {"leaseId": held[1]["leaseId"], "answer": answer_for(held[1]), "idempotencyKey": "k"}
+    await graphql(http, SUBMIT, token, input=payload)
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await db.leases.update_one({"_id": held[2]["leaseId"]}, {"$set": {"expires_at": past}})
+    again = (await graphql(http, NEXT_TASKS, token, count=20))["data"]["nextTasks"]
+    assert len(again) == 3  # released, answered and expired leases no longer count
+
+
+async def test_a_busy_contributor_still_gets_the_photos_they_have_not_answered(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3] * 40)  # one bucket
+    token = await token_for(db)
+    me = await graphql(http, "{ me { id } }", token)
+    first_read = [photo["_id"] async for photo in db.photos.find({}, {"_id": 1}).limit(30)]
+    # As if they had answered the 30 photos a bucket read meets first.
+    await db.photos.update_many(
+        {"_id": {"$in": first_read}}, {"$push": {"answerers": me["data"]["me"]["id"]}}
+    )
+    tasks = (await graphql(http, NEXT_TASKS, token, count=5))["data"]["nextTasks"]
+    assert len(tasks) == 5
+    assert not {task["photoId"] for task in tasks} & set(first_read)
