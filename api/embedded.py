@@ -68,36 +68,24 @@ class EmbeddedDatabase:
                 "the embedded database needs the 'embedded' extra (package secantusdb): "
                 "install photosurvey[embedded], or set PHOTOSURVEY_MONGODB_URI to use MongoDB"
             )
+        folder = storage_path.parent
         try:
             storage_path.mkdir(parents=True, exist_ok=True)
+            lock = _hold_folder(folder)
         except OSError as exc:
             raise EmbeddedDatabaseError(
-                f"cannot make the database folder {storage_path} (under PHOTOSURVEY_DATA_DIR): "
-                f"{exc.strerror or exc}"
+                f"cannot use the data folder {folder} (PHOTOSURVEY_DATA_DIR): {exc.strerror or exc}"
             ) from None
-        lock = _hold_folder(storage_path.parent)
-        config_path = storage_path.parent / "secantusd.toml"
-        config_path.write_text(_CONFIG)
-        log_path = storage_path.parent / "database.log"
-        port = free_port() if port is None else port
-        command = [
-            sys.executable, "-m", "secantus",
-            "--config", str(config_path),
-            "--storage-path", str(storage_path),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            # Without it a SIGKILL lost acknowledged writes here (DESIGN.md).
-            "--sync-on-commit",
-        ]  # fmt: skip
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(  # close_fds (the default): the lock stays ours
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
-            )
+        try:
+            process, port, log_path = _spawn(storage_path, port)
+        except OSError as exc:
+            lock.close()
+            raise EmbeddedDatabaseError(
+                f"cannot start the embedded database in {folder}: {exc.strerror or exc}"
+            ) from None
+        except BaseException:
+            lock.close()
+            raise
         logger.info("embedded database starting", extra={"pid": process.pid, "port": port})
         return cls(process=process, port=port, log_path=log_path, lock=lock)
 
@@ -150,6 +138,33 @@ class EmbeddedDatabase:
         return "\n".join(lines[-_LOG_TAIL_LINES:])
 
 
+def _spawn(storage_path: Path, port: int | None) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Write the config and start SecantusDB over `storage_path`; its process, port and log."""
+    config_path = storage_path.parent / "secantusd.toml"
+    config_path.write_text(_CONFIG)
+    log_path = storage_path.parent / "database.log"
+    port = free_port() if port is None else port
+    command = [
+        sys.executable, "-m", "secantus",
+        "--config", str(config_path),
+        "--storage-path", str(storage_path),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        # Without it a SIGKILL lost acknowledged writes here (DESIGN.md).
+        "--sync-on-commit",
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # close_fds (the default): the lock stays ours
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
+        )
+    return process, port, log_path
+
+
 def _hold_folder(folder: Path) -> TextIO:
     """Lock the data folder for this process, or say who holds it.
 
@@ -171,9 +186,13 @@ def _hold_folder(folder: Path) -> TextIO:
             "data folder: if the service is running on it, stop it first, or set "
             "PHOTOSURVEY_MONGODB_URI to a MongoDB server both can share"
         ) from None
-    handle.truncate(0)
-    handle.write(f"process {os.getpid()} ({' '.join(sys.argv[:2]) or 'python'})\n")
-    handle.flush()
+    try:
+        handle.truncate(0)
+        handle.write(f"process {os.getpid()} ({' '.join(sys.argv[:2]) or 'python'})\n")
+        handle.flush()
+    except BaseException:
+        handle.close()
+        raise
     return handle
 
 

@@ -25,7 +25,7 @@ from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
 from api.survey.selection import Policy
-from inference import InferenceError, Prediction
+from inference import ImageError, InferenceError, Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +102,11 @@ class Prelabeller:
             return [await self._predict_one(image) for image in images]
 
     async def _predict_one(self, image: bytes) -> Prediction | str:
+        # Only the photo's own fault makes it unreadable. A model error (non-finite scores)
+        # propagates: the photos stay `new`, for a fixed or other model to label.
         try:
             return await asyncio.to_thread(self.labeller.predict, image)
-        except InferenceError as exc:
+        except ImageError as exc:
             return str(exc)
 
 

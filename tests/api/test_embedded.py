@@ -80,8 +80,17 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path: Path) -
 
 def test_a_database_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
     (tmp_path / "var").write_text("a file where the data folder belongs")
-    with pytest.raises(EmbeddedDatabaseError, match=r"cannot make the database folder .*var/db"):
+    with pytest.raises(EmbeddedDatabaseError, match=r"cannot use the data folder .*var \(PHOTO"):
         EmbeddedDatabase.start(tmp_path / "var" / "db")
+
+
+def test_a_start_that_fails_after_the_lock_gives_the_folder_back(tmp_path: Path) -> None:
+    (tmp_path / "secantusd.toml").mkdir()  # the config cannot be written
+    with pytest.raises(EmbeddedDatabaseError, match="cannot start the embedded database in"):
+        EmbeddedDatabase.start(tmp_path / "db")
+    (tmp_path / "secantusd.toml").rmdir()
+    server = EmbeddedDatabase.start(tmp_path / "db")  # not "in use by" this very process
+    server.stop()
 
 
 async def test_a_stray_config_file_in_the_working_directory_is_ignored(
