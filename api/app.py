@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from api.auth import store as auth_store
 from api.auth.demo import demo_banner, issue_demo_tokens
@@ -111,22 +112,28 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
                 await request.close()
 
     def decode_json(self, data: str | bytes) -> object:
-        # strawberry turns only a JSONDecodeError into a 400. Invalid UTF-8 and nesting
-        # deeper than the stack raise other errors, and JSON that is not an object (`null`,
-        # `"x"`) reaches a `.get`: each would be a 500.
+        # strawberry turns only a JSONDecodeError into a 400. Invalid UTF-8, nesting deeper
+        # than the stack and integers of over 4,300 digits raise other errors: 500s.
         try:
-            decoded = json.loads(data)
-        except (UnicodeDecodeError, RecursionError) as exc:
-            raise HTTPException(
-                400, f"the request body is not JSON this service reads: {type(exc).__name__}"
-            ) from exc
-        if not isinstance(decoded, dict | list):
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise  # strawberry's own 400
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise HTTPException(400, f"the request's JSON cannot be read: {exc}") from exc
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        # A JSON body that is not an object (`null`, a string, a number) reaches strawberry's
+        # `data.get(...)`, which would be a 500.
+        try:
+            return await super().parse_http_body(request)
+        except AttributeError as exc:
             raise HTTPException(
                 400,
                 "the request body must be a JSON object with `query` (and optionally "
-                f"`variables`, `operationName`); got a JSON {type(decoded).__name__}",
-            )
-        return decoded
+                "`variables` and `operationName`)",
+            ) from exc
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         # strawberry walks `operations` along `map` without checking their shapes: a list
