@@ -10,11 +10,12 @@ returns.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from api.database import Database, Document
 from api.survey import consensus_store, store
@@ -23,6 +24,10 @@ from api.survey.questions import Answer, Question, invalid_reason
 from api.survey.queue import settle_change
 
 _MAX_RETRIES = 8
+# How long a retry waits for the first attempt at the same answer before finishing it itself
+# (that attempt crashed): far above the few database round trips an answer takes.
+IN_FLIGHT_SECONDS = 10.0
+_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,29 @@ async def _replay(
         return None
     if earlier["fingerprint"] != submission.fingerprint:
         return KeyReused(submission.idempotency_key)
-    if earlier.get("result") is None:  # the first attempt stopped half-way: finish it
+    if earlier.get("result") is None:  # the first attempt is still running, or stopped
+        earlier = await _wait_for_result(db, earlier)
+    if earlier.get("result") is None:  # it stopped half-way: finish it
         return await _complete(db, earlier, config=config)
     return Accepted(earlier["_id"], earlier["photo_id"], earlier["result"]["still_needed"])
+
+
+async def _wait_for_result(db: Database, answer: Document) -> Document:
+    """The answer once its first attempt has stored a result, or as it is once that attempt
+    has had `IN_FLIGHT_SECONDS`: a retry sent while it runs must not complete it a second
+    time alongside, from a consensus read before the answer's evidence was added."""
+    deadline = answer["created_at"] + timedelta(seconds=IN_FLIGHT_SECONDS)
+    while answer.get("result") is None and datetime.now(UTC) < deadline:
+        await asyncio.sleep(_POLL_SECONDS)
+        answer = (
+            await store.find_answer_by_key(
+                db,
+                contributor_id=answer["contributor_id"],
+                idempotency_key=answer["idempotency_key"],
+            )
+            or answer
+        )
+    return answer
 
 
 def _refusal(lease: Document | None, submission: Submission, *, now: datetime) -> Outcome | None:
@@ -167,9 +192,16 @@ async def _record_on_photo(
     contributor_id = answer["contributor_id"]
     for _ in range(_MAX_RETRIES):
         verdict, need = await photo_demand(db, photo, config=config, estimates=estimates)
-        if contributor_id in photo.get("answerers", ()):
-            return need.answers_still_needed  # recorded by an earlier attempt
         fields = queue_state(photo, verdict=verdict, need=need)
+        if contributor_id in photo.get("answerers", ()):
+            # Recorded by another attempt at this answer, which may have read the consensus
+            # before this answer's evidence: set the queue state from the consensus now.
+            after = await store.rescore(db, photo, fields=fields)
+            if after is None:
+                photo = await _photo_of(db, answer)
+                continue
+            await settle_change(db, before=photo, after=after)
+            return need.answers_still_needed
         after = await store.record_answer(
             db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
         )

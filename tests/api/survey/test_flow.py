@@ -1,5 +1,6 @@
 """Tasks and answers through GraphQL over HTTP, on the real database."""
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from api.consensus import ReliabilityPrior, RetirementPolicy
 from api.database import Database
 from api.survey.aggregating import ConsensusConfig
+from api.survey.answering import IN_FLIGHT_SECONDS
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.tasks import MAX_HELD_LEASES, reap_expired_holds
 from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
@@ -101,8 +103,12 @@ async def test_a_submission_stopped_before_its_last_write_is_finished_once_by_it
 ) -> None:
     first = await answer_one_photo(http, db)
     evidence = await db.consensus.find_one({"_id": first.photo_id})
-    # Every write done but the stored result, the last one: what a crash there leaves.
-    await db.answers.update_one({"photo_id": first.photo_id}, {"$set": {"result": None}})
+    # Every write done but the stored result, the last one: what a crash there leaves,
+    # longer ago than a replay waits for a first attempt still running.
+    crashed_at = datetime.now(UTC) - timedelta(seconds=IN_FLIGHT_SECONDS + 1)
+    await db.answers.update_one(
+        {"photo_id": first.photo_id}, {"$set": {"result": None, "created_at": crashed_at}}
+    )
 
     assert await submit(http, first.token, first.payload) == first.result
     counts = (await graphql(http, ME_AND_STATS, first.token))["data"]
@@ -237,3 +243,21 @@ async def test_a_busy_contributor_still_gets_the_photos_they_have_not_answered(
     tasks = (await graphql(http, NEXT_TASKS, token, count=5))["data"]["nextTasks"]
     assert len(tasks) == 5
     assert not {task["photoId"] for task in tasks} & set(first_read)
+
+
+async def test_retries_of_one_answer_sent_at_once_leave_the_photo_as_one_answer_would(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    token = await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
+
+    results = await asyncio.gather(*(submit(http, token, payload) for _ in range(8)))
+
+    assert {r["__typename"] for r in results} == {"AnswerAccepted"}
+    assert len({(r["answerId"], r["answersStillNeeded"]) for r in results}) == 1
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert photo["answer_count"] == photo["consensus"]["answer_count"] == 1
+    assert photo["still_needed"] == results[0]["answersStillNeeded"]
