@@ -49,6 +49,7 @@ from api.survey.background import run_lease_reaper
 from api.survey.loaders import SurveyLoaders
 from api.survey.reestimation import run_reestimation
 from api.survey.selection import Policy
+from api.text import has_lone_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,21 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         # strawberry turns only a JSONDecodeError into a 400. Invalid UTF-8, nesting deeper
-        # than the stack and integers of over 4,300 digits raise other errors: 500s.
+        # than the stack and integers of over 4,300 digits raise other errors, and a lone
+        # surrogate fails wherever the text is encoded: each would be a 500.
         try:
-            return json.loads(data)
+            decoded = json.loads(data)
         except json.JSONDecodeError:
             raise  # strawberry's own 400
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise HTTPException(400, f"the request's JSON cannot be read: {exc}") from exc
+        if has_lone_surrogate(decoded):  # no database or log can hold one
+            raise HTTPException(
+                400,
+                "the request's JSON holds a lone surrogate (a \\ud800-\\udfff escape "
+                "without its pair); send valid Unicode",
+            )
+        return decoded
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

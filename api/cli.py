@@ -27,6 +27,7 @@ from api.schema import schema
 from api.settings import Settings, SettingsError
 from api.survey import gold
 from api.survey import store as survey_store
+from api.text import UNSAFE, unsafe_character
 from inference import InferenceError
 
 _CONTRIBUTOR_NAME = re.compile(r"[\w.@+-]{1,64}")
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     gold = commands.add_parser(
         "gold", help="make a pre-labelled photo a gold photo with its known label"
     )
-    gold.add_argument("photo_id", help="the photo's id")
+    gold.add_argument("photo_id", type=_photo_id, help="the photo's id")
     gold.add_argument("label_id", type=_label_id, help="its true label's id, e.g. n02099601")
     gold.set_defaults(run=_mark_gold)
 
@@ -110,6 +111,12 @@ def _contributor_name(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a valid name; use 1-64 letters, digits or ._@+-"
         )
+    return value
+
+
+def _photo_id(value: str) -> str:
+    if unsafe_character(value) is not None:
+        raise argparse.ArgumentTypeError(f"a photo id must not contain {UNSAFE}")
     return value
 
 

@@ -78,10 +78,12 @@ def parse_labels(text: str) -> tuple[Label, ...]:
             raise InvalidLabelsError(
                 f"line {number} is blank; every line up to the last must hold a label"
             )
-        control = next((c for c in line if unicodedata.category(c) == "Cc" and c != "\t"), None)
+        control = next(
+            (c for c in line if unicodedata.category(c) in ("Cc", "Cs") and c != "\t"), None
+        )
         if control is not None:
             raise InvalidLabelsError(
-                f"line {number} holds the control character {control!r}; labels are text"
+                f"line {number} holds the character {control!r}; labels are printable text"
             )
         parsed.append(_split_line(line, number))
     return _assign_ids(parsed)

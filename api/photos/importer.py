@@ -63,8 +63,13 @@ async def _import_all(paths: list[Path], *, settings: Settings) -> tuple[int, in
                     imported += 1
                 elif isinstance(result, Duplicate):
                     duplicates += 1
-                    bar.write(f"{path}: duplicate of {result.photo.id}", file=sys.stderr)
+                    bar.write(f"{_shown(path)}: duplicate of {result.photo.id}", file=sys.stderr)
                 elif isinstance(result, Rejected):
                     rejected += 1
-                    bar.write(f"{path}: rejected: {result.reason}", file=sys.stderr)
+                    bar.write(f"{_shown(path)}: rejected: {result.reason}", file=sys.stderr)
         return imported, duplicates, rejected
+
+
+def _shown(path: Path) -> str:
+    """`path` printable whatever its bytes: a name that is not UTF-8 shows as \\xff escapes."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -17,7 +17,13 @@ from pathlib import Path
 from api.database import Database
 from api.photos import files, store
 from api.photos.images import PreparedPhoto, prepare_photo
-from api.photos.records import NEW_STATUS, PhotoRecord, PhotoSource, photo_id_for
+from api.photos.records import (
+    NEW_STATUS,
+    PhotoRecord,
+    PhotoSource,
+    filename_problem,
+    photo_id_for,
+)
 from api.settings import DEFAULT_MAX_UPLOAD_BYTES
 from inference import ImageError
 from inference.images import DEFAULT_MAX_PIXELS
@@ -78,6 +84,9 @@ async def ingest_file(
 ) -> IngestResult:
     """`ingest_photo` for a regular file of at most `max_bytes`; its name (not its folder)
     is kept as the filename."""
+    problem = filename_problem(path.name)
+    if problem is not None:
+        return Rejected(f"its name {problem}")
     try:
         info = await asyncio.to_thread(path.stat)
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, a device not end

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+
+from api.text import UNSAFE, unsafe_character
 
 PhotoSource = Literal["import", "upload", "sample"]
 PhotoSize = Literal["small", "original"]
@@ -15,25 +16,6 @@ PHOTO_SIZES: tuple[PhotoSize, ...] = ("small", "original")
 NEW_STATUS = "new"
 """The only status photo code writes; the survey's pre-label worker moves photos on."""
 STATUSES = (NEW_STATUS, "open", "unreadable", "retired", "gold")
-MAX_FILENAME_LENGTH = 255
-# Bidirectional controls reorder how a name is displayed (a right-to-left override can make
-# "gpj.exe" read as "exe.jpg").
-_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def filename_problem(name: str) -> str | None:
-    """Why `name` cannot be a photo's filename (shown to people as is), or None."""
-    if not name.strip():
-        return "must not be blank"
-    if len(name) > MAX_FILENAME_LENGTH:
-        return f"is {len(name):,} characters; at most {MAX_FILENAME_LENGTH} are accepted"
-    if "/" in name or "\\" in name:
-        return "must be a file's name, without a folder (no / or \\)"
-    if any(unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS for c in name):
-        return "must not contain control characters (such as NUL or a right-to-left override)"
-    return None
-
-
 """Every status a photo can have (what `photos(filter: {status})` accepts)."""
 
 
@@ -66,3 +48,19 @@ class PhotoRecord:
 def photo_id_for(sha256: str) -> str:
     """A photo's id from its content hash: short enough for URLs, 96 bits against collisions."""
     return sha256[:24]
+
+
+MAX_FILENAME_LENGTH = 255
+
+
+def filename_problem(name: str) -> str | None:
+    """Why `name` cannot be a photo's filename (shown to people as is), or None."""
+    if not name.strip():
+        return "must not be blank"
+    if len(name) > MAX_FILENAME_LENGTH:
+        return f"is {len(name):,} characters; at most {MAX_FILENAME_LENGTH} are accepted"
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return "must be a file's name, without a folder (no / or \\, not . or ..)"
+    if unsafe_character(name) is not None:
+        return f"must not contain {UNSAFE}"
+    return None

@@ -113,7 +113,7 @@ class PhotoMutation:
                 "file must be a file part of a GraphQL multipart request (the "
                 "'operations' and 'map' form fields), not a JSON value"
             )
-        name = file.filename if filename is None else filename
+        name = filename or file.filename  # an empty filename is none given
         problem = None if name is None else filename_problem(name)
         if problem is not None:
             raise BadInput(f"filename {problem}")

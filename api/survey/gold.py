@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from api.database import Database, Document
 from api.survey import consensus_store, store
-from api.survey.questions import control_character
 from api.survey.queue import settle_change
+from api.text import UNSAFE, unsafe_character
 
 NEW_CONTRIBUTOR_GOLD = 5
 MAX_LABEL_ID_LENGTH = 200
@@ -30,8 +30,8 @@ def label_id_problem(label_id: str) -> str | None:
         return "the label id must not be empty"
     if len(label_id) > MAX_LABEL_ID_LENGTH:
         return f"the label id is {len(label_id)} characters; at most {MAX_LABEL_ID_LENGTH}"
-    if control_character(label_id) is not None:
-        return "the label id must not contain control characters"
+    if unsafe_character(label_id) is not None:
+        return f"the label id must not contain {UNSAFE}"
     return None
 
 

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from api.text import UNSAFE, unsafe_character
 
 VERIFY_FROM = 0.5
 DESCRIBE_BELOW = 0.1
@@ -127,12 +128,7 @@ def _tags_problem(tags: Sequence[str]) -> str | None:
     long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
     if long:
         return f"tags are at most {MAX_TAG_LENGTH} characters; {long[0][:20]!r}... is longer"
-    controlled = [tag for tag in tags if control_character(tag) is not None]
-    if controlled:
-        return f"tags must not contain control characters; {controlled[0][:20]!r} does"
+    unsafe = [tag for tag in tags if unsafe_character(tag) is not None]
+    if unsafe:
+        return f"tags must not contain {UNSAFE}; {unsafe[0][:20]!r} does"
     return None
-
-
-def control_character(text: str) -> str | None:
-    """The first control character in `text` (NUL, escape, ...), or None."""
-    return next((c for c in text if unicodedata.category(c) == "Cc"), None)

@@ -126,6 +126,9 @@ async def test_the_full_introspection_query_fits_the_bounds(http: httpx.AsyncCli
         ),
         (b'{"query": "{ __typename }", "variables": {"a": ' + b"1" * 5000 + b"}}", "4300 digits"),
         (b"{not json", "Unable to parse request body as JSON"),
+        (b'{"query": "{ __typename }", "variables": {"k": "a\\ud800"}}', "lone surrogate"),
+        (b'{"query": "{ __typename }", "operationName": "\\udfff"}', "lone surrogate"),
+        (b'{"query": "{ __typename }", "variables": {"ok": "\\ud83d\\ude00"}}', ""),
         (b'[{"query": "{ serverInfo { version } }"}]', "Batching is not enabled"),
     ],
 )
@@ -135,7 +138,7 @@ async def test_a_body_that_is_not_a_graphql_request_is_a_400(
     response = await http.post(
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
-    assert response.status_code == 400
+    assert response.status_code == (400 if message else 200)  # a surrogate pair is fine
     assert message in response.text
 
 

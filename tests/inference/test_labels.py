@@ -95,6 +95,6 @@ def test_unreadable_labels_file(tmp_path: Path) -> None:
 
 
 def test_a_control_character_in_a_label_is_refused_with_its_line() -> None:
-    with pytest.raises(InvalidLabelsError, match=r"line 2 holds the control character '\\x00'"):
+    with pytest.raises(InvalidLabelsError, match=r"line 2 holds the character '\\x00'"):
         parse_labels("cat\nr\x00ed\n")
     assert parse_labels("n1\tcat\n")[0].name == "cat"  # a tab separates id and name

@@ -7,6 +7,7 @@ import pytest
 from api.cli import main
 from api.database import Database
 from api.embedded import EmbeddedDatabase
+from api.photos import files
 from tests.api.photos.builders import (
     jpeg_bytes,
     png_bytes,
@@ -112,6 +113,26 @@ async def test_a_fifo_and_a_file_over_the_limit_are_rejected_without_reading_the
         captured.err
     )
     assert await db.photos.count_documents({}) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_file_whose_name_cannot_be_stored_is_rejected_and_the_rest_imported(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "names"
+    _write(folder / os.fsdecode(b"not-utf8-\xff.png"), png_bytes(8, 8))  # a surrogate
+    _write(folder / "tab\tname.png", png_bytes(9, 9))
+    _write(folder / "fine.png", png_bytes(10, 10))
+
+    code = await _run(str(folder))
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "imported 1, duplicates 0, rejected 2" in captured.out
+    assert captured.err.count("rejected: its name must not contain control characters") == 2
+    assert "not-utf8-\\xff.png: rejected" in captured.err  # shown, escaped
+    assert await db.photos.count_documents({}) == 1
+    assert await db[files.FILES].count_documents({}) == 2  # the one photo's original and copy
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -38,6 +38,7 @@ async def test_an_admin_uploads_a_photo(http: httpx.AsyncClient, db: Database) -
         ("  ", "filename must not be blank"),
         ("x" * 256 + ".jpg", "filename is 260 characters; at most 255"),
         ("../../etc/passwd", "without a folder"),
+        ("..", "not . or .."),
         ("a\x00.jpg", "must not contain control characters"),
         ("photo\u202egpj.exe", "right-to-left override"),
     ],

@@ -262,6 +262,8 @@ async def test_reestimation_runs_in_one_process_at_a_time(db: Database) -> None:
         (["gold", "f" * 24, "n1"], 1, "no pre-labelled photo"),
         (["gold", "only-one-argument"], 2, "usage: photosurvey gold"),
         (["gold", "f" * 24, "n1\x07"], 2, "must not contain control characters"),
+        (["gold", "f" * 23 + "\udcff", "n1"], 2, "a photo id must not contain"),  # not UTF-8
+        (["gold", "f" * 24, "n1\udcff"], 2, "must not contain control characters"),
     ],
 )
 def test_gold_command_line_refuses_bad_input(

@@ -1,0 +1,35 @@
+"""Text that people type or files carry, checked before it is stored or shown."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+# Bidirectional controls reorder how text is shown: a right-to-left override makes
+# "gpj.exe" read as "exe.jpg".
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Control characters (NUL, ESC, newline) and lone UTF-16 surrogates: a `\ud800` JSON escape
+# without its pair, or a file name that is not UTF-8. A database cannot store a surrogate.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cs"})
+
+UNSAFE = "control characters (such as NUL, a lone surrogate or a right-to-left override)"
+"""What `unsafe_character` finds, for messages: "must not contain " + UNSAFE."""
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of `text` that stored text must not hold (see `UNSAFE`), or None."""
+    return next(
+        (c for c in text if unicodedata.category(c) in _UNSAFE_CATEGORIES or c in _BIDI_CONTROLS),
+        None,
+    )
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate in any string, key or value."""
+    if isinstance(value, str):
+        return any(unicodedata.category(c) == "Cs" for c in value)
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(item) for item in value)
+    return False
