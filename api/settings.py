@@ -32,7 +32,10 @@ UncertaintyMeasure = Literal["least_confidence", "margin", "entropy"]
 MIN_SECRET_KEY_LENGTH = 32
 
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+# Plain ASCII numbers: int() and float() alone also read "8_000", other scripts' digits
+# and "nan"; the digit counts stay far below int()'s own limit (4,300).
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
+_DECIMAL = re.compile(r"[0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30}")
 _RESERVED_DATABASES = ("admin", "local", "config")
 
 
@@ -190,7 +193,6 @@ def _secret_key(name: str, raw: str) -> str:
 
 def _int_between(low: int, high: int) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
-        # Plain ASCII digits: int() alone also reads "8_000" and other scripts' digits.
         if not _WHOLE_NUMBER.fullmatch(raw.strip()):
             raise SettingsError(f"{name}={raw!r} is not a whole number; expected {low}-{high}")
         value = int(raw)
@@ -202,10 +204,9 @@ def _int_between(low: int, high: int) -> Callable[[str, str], int]:
 
 
 def _fraction(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number; expected 0.0-1.0") from None
+    if not _DECIMAL.fullmatch(raw.strip()):
+        raise SettingsError(f"{name}={raw!r} is not a number; expected 0.0-1.0")
+    value = float(raw)
     if not 0.0 <= value <= 1.0:
         raise SettingsError(f"{name}={raw!r} is out of range; expected 0.0-1.0")
     return value

@@ -119,6 +119,10 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_UNCERTAINTY_MEASURE", "variance", "'least_confidence'"),
         ("PHOTOSURVEY_EXPLORATION", "1.5", "expected 0.0-1.0"),
         ("PHOTOSURVEY_EXPLORATION", "lots", "not a number"),
+        ("PHOTOSURVEY_EXPLORATION", "0_1", "not a number"),
+        ("PHOTOSURVEY_EXPLORATION", "\uff11", "not a number"),  # a full-width 1
+        ("PHOTOSURVEY_GOLD_RATE", "nan", "not a number"),
+        ("PHOTOSURVEY_RANDOM_SEED", "9" * 5001, "not a whole number"),
         ("PHOTOSURVEY_AUTO_ACCEPT", "-0.1", "expected 0.0-1.0"),
         ("PHOTOSURVEY_ANSWER_CAP", "0", "expected 1-50"),
         ("PHOTOSURVEY_CONSENSUS_TARGET", "2", "expected 0.0-1.0"),
