@@ -3,13 +3,14 @@
 All keys are optional; an unknown key is an error (it is most likely a typo):
 
     {
-      "crop_ratio": 0.875,        # centre crop / resized shorter side, in (0, 1]
-      "mean": 127.0,              # one number, or one per input channel
-      "std": 128.0,               # idem; the model sees (pixel - mean) / std
+      "crop_ratio": 0.875,        # centre crop / resized shorter side, in [0.1, 1]
+      "mean": 127.0,              # one number, or one per input channel, in [-1000, 1000]
+      "std": 128.0,               # idem, in [0.001, 10000]; the model sees (pixel - mean) / std
       "resample": "bilinear",     # or "bicubic"
-      "top_k": 5,                 # labels kept in each prediction
+      "top_k": 5,                 # labels kept in each prediction, 1-100
       "output": null,             # "logits" or "probabilities" to override detection
-      "version": null             # model version recorded in predictions
+      "version": null             # model version recorded in predictions (1-200 printable
+                                  # characters)
     }
 
 The defaults fit EfficientNet-Lite and MobileNet: resize the shorter side to input/0.875
@@ -20,7 +21,7 @@ normalisation is folded into the input quantization (see `preprocess.input_encod
 from __future__ import annotations
 
 import json
-import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -30,6 +31,7 @@ from .errors import ConfigError
 
 __all__ = ["ModelConfig", "find_config", "sidecar_path"]
 
+MAX_TOP_K = 100
 Resample = Literal["bilinear", "bicubic"]
 OutputKind = Literal["logits", "probabilities"]
 
@@ -47,18 +49,23 @@ class ModelConfig:
     version: str | None = None
 
     def __post_init__(self) -> None:
-        if not 0 < self.crop_ratio <= 1:
-            raise ConfigError(f"crop_ratio must be in (0, 1], got {self.crop_ratio}")
-        if not self.mean or not all(math.isfinite(m) for m in self.mean):
-            raise ConfigError(f"mean must be finite numbers, got {self.mean}")
-        if not self.std or not all(math.isfinite(s) and s > 0 for s in self.std):
-            raise ConfigError(f"std must be positive numbers, got {self.std}")
+        # Bounds, not just signs: a crop ratio of 1e-320 or a std of 1e-320 makes infinite
+        # sizes or inputs; no real preprocessing is near them.
+        if not 0.1 <= self.crop_ratio <= 1:
+            raise ConfigError(f"crop_ratio must be in [0.1, 1], got {self.crop_ratio}")
+        if not self.mean or not all(-1000 <= m <= 1000 for m in self.mean):
+            raise ConfigError(f"mean must be numbers in [-1000, 1000], got {self.mean}")
+        if not self.std or not all(0.001 <= s <= 10000 for s in self.std):
+            raise ConfigError(f"std must be numbers in [0.001, 10000], got {self.std}")
         if self.resample not in ("bilinear", "bicubic"):
             raise ConfigError(f"resample must be 'bilinear' or 'bicubic', got {self.resample!r}")
-        if self.top_k < 1:
-            raise ConfigError(f"top_k must be at least 1, got {self.top_k}")
-        if self.version is not None and not (isinstance(self.version, str) and self.version):
-            raise ConfigError(f"version must be a non-empty string, got {self.version!r}")
+        if not 1 <= self.top_k <= MAX_TOP_K:
+            raise ConfigError(f"top_k must be 1-{MAX_TOP_K}, got {self.top_k}")
+        if self.version is not None and not _is_version(self.version):
+            raise ConfigError(
+                "version must be 1-200 printable characters (no control characters or lone "
+                f"surrogates), got {str(self.version)[:40]!r}"
+            )
         if self.output not in (None, "logits", "probabilities"):
             raise ConfigError(f"output must be 'logits' or 'probabilities', got {self.output!r}")
 
@@ -88,6 +95,14 @@ class ModelConfig:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
 
 
+def _is_version(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= 200
+        and not any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+    )
+
+
 def _number(key: str, value: object) -> float:
     """A JSON number (not a string, not true or false) as a float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -111,7 +126,8 @@ def read_config(path: Path) -> ModelConfig:
     """Read a sidecar config file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: not UTF-8, not JSON, or an integer of over 4,300 digits.
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError(f"cannot read model config {str(path)!r}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a JSON object")

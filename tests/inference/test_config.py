@@ -43,7 +43,14 @@ def test_no_sidecar_means_defaults(tmp_path: Path) -> None:
         ({"mean": "x"}, "mean takes numbers, got 'x'"),
         ({"mean": [127, True, 127]}, "mean takes numbers, got True"),
         ({"std": 10**400}, "std is out of range"),
-        ({"top_k": 0}, "top_k must be at least 1"),
+        ({"top_k": 0}, "top_k must be 1-100, got 0"),
+        ({"top_k": 1001}, "top_k must be 1-100, got 1001"),
+        ({"crop_ratio": 1e-320}, "crop_ratio must be in [0.1, 1]"),
+        ({"std": 1e-320}, "std must be numbers in [0.001, 10000]"),
+        ({"mean": 1e308}, "mean must be numbers in [-1000, 1000]"),
+        ({"version": "a\x00b"}, "version must be 1-200 printable characters"),
+        ({"version": "\ud800"}, "version must be 1-200 printable characters"),
+        ({"version": "v" * 201}, "version must be 1-200 printable characters"),
         ({"top_k": 2.5}, "top_k must be a whole number, got 2.5"),
         ({"top_k": True}, "top_k must be a whole number, got True"),
         ({"output": "scores"}, "output must be 'logits' or 'probabilities'"),
@@ -54,6 +61,12 @@ def test_no_sidecar_means_defaults(tmp_path: Path) -> None:
 def test_bad_configs_are_refused(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         ModelConfig.from_mapping(data)
+
+
+def test_an_integer_too_long_to_read_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "m.config.json").write_text('{"top_k": ' + "9" * 5000 + "}")
+    with pytest.raises(ConfigError, match="cannot read model config"):
+        find_config(tmp_path / "m.tflite")
 
 
 def test_malformed_json_is_a_config_error(tmp_path: Path) -> None:
