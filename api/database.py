@@ -59,8 +59,8 @@ def connect(uri: str) -> Client:
     """A client for `uri`. It connects lazily, inside the event loop that first uses it."""
     # Fail a request after 5 s without a server rather than the driver's 30 s, unless the
     # URI chooses its own (a keyword argument would override the URI's option).
-    query = urllib.parse.urlsplit(uri).query.lower()
-    chosen = "serverselectiontimeoutms=" in query
+    options = urllib.parse.parse_qsl(urllib.parse.urlsplit(uri).query)
+    chosen = any(name.lower() == "serverselectiontimeoutms" for name, _ in options)
     timeout: dict[str, Any] = (
         {} if chosen else {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}
     )

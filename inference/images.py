@@ -95,7 +95,7 @@ def _open(data: bytes, fmt: ImageFormat, *, max_pixels: int) -> ImageFile.ImageF
     except Image.DecompressionBombError as exc:
         # Pillow refuses some headers itself (WebP), at twice its own pixel limit.
         raise ImageTooLargeError(
-            f"the {fmt} image is too large ({exc}); the limit is {max_pixels:,} pixels"
+            f"the {fmt} image has more pixels than the limit of {max_pixels:,} ({exc})"
         ) from exc
     except _DECODE_ERRORS as exc:
         raise ImageDecodeError(f"cannot read the {fmt} header: {exc}") from exc

@@ -162,8 +162,9 @@ def test_a_data_dir_under_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_host_this_machine_cannot_listen_on_stops_serving_not_the_tools() -> None:
-    settings = Settings.from_environ({"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_HOST": "999.1.1.1"})
-    with pytest.raises(SettingsError, match=r"PHOTOSURVEY_HOST='999.1.1.1' is not an address"):
+    # .invalid never resolves (RFC 6761), whatever the machine's DNS.
+    settings = Settings.from_environ({"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_HOST": "no.invalid"})
+    with pytest.raises(SettingsError, match=r"PHOTOSURVEY_HOST='no.invalid' is not an address"):
         settings.check_can_serve()
     Settings.from_environ(
         {"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_HOST": "localhost"}
