@@ -33,3 +33,10 @@ def has_lone_surrogate(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_lone_surrogate(item) for item in value)
     return False
+
+
+def quoted(text: str, *, limit: int = 60) -> str:
+    """`text` as an error message quotes it: its start only, if it is long."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit * 2 // 3]!r}... ({len(text):,} characters)"

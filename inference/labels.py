@@ -34,6 +34,8 @@ from pathlib import Path
 
 from .errors import InvalidLabelsError, LabelsNotFoundError
 
+MAX_LINE_LENGTH = 1000
+
 __all__ = ["Label", "find_labels", "packed_labels_text", "parse_labels", "read_labels"]
 
 _WORDNET_LINE = re.compile(r"^(n\d{8}) (\S.*)$")
@@ -77,6 +79,11 @@ def parse_labels(text: str) -> tuple[Label, ...]:
         if not line.strip():
             raise InvalidLabelsError(
                 f"line {number} is blank; every line up to the last must hold a label"
+            )
+        if len(line) > MAX_LINE_LENGTH:
+            raise InvalidLabelsError(
+                f"line {number} is {len(line):,} characters; a label line is at most "
+                f"{MAX_LINE_LENGTH:,}"
             )
         control = next(
             (c for c in line if unicodedata.category(c) in ("Cc", "Cs") and c != "\t"), None

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from api.photos.records import PhotoRecord
+from api.text import quoted
 
 KEY_DIGITS = 24
 KEY_SPACE = 16**KEY_DIGITS
@@ -33,11 +34,6 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 FetchWindow = Callable[[str | None, str | None], Awaitable[list[PhotoRecord]]]
 """Reads the photos with ``after < sha256 < below`` (either bound may be None)."""
-
-
-def _shown(cursor: str) -> str:
-    """The cursor as an error message quotes it: its start only, if it is long."""
-    return repr(cursor) if len(cursor) <= 60 else f"{cursor[:40]!r}... ({len(cursor):,} characters)"
 
 
 class InvalidCursor(ValueError):
@@ -59,10 +55,10 @@ def decode_cursor(cursor: str) -> str:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidCursor(f"{_shown(cursor)} is not a photo cursor") from None
+        raise InvalidCursor(f"{quoted(cursor)} is not a photo cursor") from None
     sha256 = text.removeprefix(_CURSOR_PREFIX)
     if not text.startswith(_CURSOR_PREFIX) or not _SHA256.fullmatch(sha256):
-        raise InvalidCursor(f"{_shown(cursor)} is not a photo cursor")
+        raise InvalidCursor(f"{quoted(cursor)} is not a photo cursor")
     return sha256
 
 

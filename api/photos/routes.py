@@ -16,6 +16,7 @@ from api.photos import files, store
 from api.photos.records import PHOTO_SIZES, PhotoSize
 from api.photos.signing import SignatureCheck, check_signature, secret_key_for
 from api.settings import Settings
+from api.text import quoted
 
 _PHOTO_ID = re.compile(r"[0-9a-f]{24}")
 _AUTH_HELP = "send 'Authorization: Bearer <token>' or use the photo's signed URL"
@@ -70,7 +71,7 @@ async def _photo_response(
     photo = await store.find_photo(db, photo_id) if _PHOTO_ID.fullmatch(photo_id) else None
     opened = None if photo is None else await files.open_file(db, photo.file_id(size))
     if photo is None or opened is None:
-        return _error(404, f"no photo has the id {photo_id!r}")
+        return _error(404, f"no photo has the id {quoted(photo_id)}")
     headers = {
         # Strong: the digest of the exact bytes served.
         "ETag": f'"{opened.sha256}"',

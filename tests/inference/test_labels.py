@@ -98,3 +98,8 @@ def test_a_control_character_in_a_label_is_refused_with_its_line() -> None:
     with pytest.raises(InvalidLabelsError, match=r"line 2 holds the character '\\x00'"):
         parse_labels("cat\nr\x00ed\n")
     assert parse_labels("n1\tcat\n")[0].name == "cat"  # a tab separates id and name
+
+
+def test_a_line_too_long_to_be_a_label_is_refused() -> None:
+    with pytest.raises(InvalidLabelsError, match="line 2 is 1,001 characters"):
+        parse_labels("cat\n" + "x" * 1001 + "\n")

@@ -118,9 +118,11 @@ async def test_an_unknown_photo_is_404(http: httpx.AsyncClient, db: Database) ->
     headers = await bearer(db, "cy")
     unknown = await http.get(f"/photos/{'a' * 24}", headers=headers)
     malformed = await http.get("/photos/not-an-id", headers=headers)
+    long = await http.get(f"/photos/{'b' * 10_000}", headers=headers)
 
-    assert unknown.status_code == malformed.status_code == 404
+    assert unknown.status_code == malformed.status_code == long.status_code == 404
     assert "no photo" in unknown.json()["error"]
+    assert long.json()["error"].endswith("... (10,000 characters)")  # not echoed whole
 
 
 async def test_a_bad_size_is_400_naming_the_accepted_ones(
