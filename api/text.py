@@ -40,3 +40,9 @@ def quoted(text: str, *, limit: int = 60) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[: limit * 2 // 3]!r}... ({len(text):,} characters)"
+
+
+def shows_something(text: str) -> bool:
+    """Whether `text` has a visible character: a letter, digit, punctuation or symbol (not
+    only spaces, zero-width characters or combining marks)."""
+    return any(unicodedata.category(c)[0] in "LNPS" for c in text)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from api.text import UNSAFE, unsafe_character
+from api.text import UNSAFE, shows_something, unsafe_character
 
 VERIFY_FROM = 0.5
 DESCRIBE_BELOW = 0.1
@@ -89,11 +89,12 @@ class Answer:
 
 
 def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
-    """Trimmed, lower-cased, de-duplicated tags in their first order; empty ones dropped."""
+    """Trimmed, lower-cased, de-duplicated tags in their first order; tags that show nothing
+    (empty, or only spaces, zero-width characters and lone combining marks) dropped."""
     seen: dict[str, None] = {}
     for tag in tags:
         cleaned = " ".join(tag.split()).lower()
-        if cleaned:
+        if shows_something(cleaned):
             seen.setdefault(cleaned, None)
     return tuple(seen)
 

@@ -73,6 +73,7 @@ async def _leased_task(
         (0.3, {"choose": {"labelId": "n999"}}, "'n999' is not a candidate"),
         (0.3, {"choose": {"labelId": ""}}, "'' is not a candidate"),
         (0.05, {"describe": {"tags": ["  ", ""]}}, "at least one non-empty tag"),
+        (0.05, {"describe": {"tags": ["\u200b", "\u0301\u0301"]}}, "at least one non-empty tag"),
         (0.05, {"describe": {"tags": ["x" * 65]}}, "at most 64 characters"),
         (0.05, {"describe": {"tags": [f"t{i}" for i in range(21)]}}, "at most 20 are accepted"),
         (0.05, {"describe": {"tags": ["cat\x00dog"]}}, "must not contain control characters"),
