@@ -17,7 +17,12 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import BackendUnavailableError, InvalidModelError, ModelTooLargeError
+from .errors import (
+    BackendUnavailableError,
+    InvalidModelError,
+    ModelTooLargeError,
+    UnsupportedModelError,
+)
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "Interpreter", "delegated_nodes", "open_interpreter"]
 
@@ -74,6 +79,7 @@ def open_interpreter(
         )
     except (ValueError, RuntimeError) as exc:
         raise InvalidModelError(f"the runtime rejected the model: {_first_line(exc)}") from exc
+    _check_fixed_input(interpreter)
     try:
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError, MemoryError) as exc:
@@ -85,6 +91,19 @@ def open_interpreter(
             ) from exc
         raise InvalidModelError(f"the runtime rejected the model: {_first_line(exc)}") from exc
     return interpreter
+
+
+def _check_fixed_input(interpreter: Interpreter) -> None:
+    """Refuse an input whose height, width or channels are dynamic (-1 when exported): run
+    as is, its placeholder size (1 x 1, say) would be taken for the model's. A dynamic batch
+    is fine: one photo at a time is a batch of 1."""
+    for detail in interpreter.get_input_details():
+        signature = [int(n) for n in detail.get("shape_signature", detail["shape"])]
+        if any(n < 0 for n in signature[1:]) or any(int(n) < 0 for n in detail["shape"]):
+            raise UnsupportedModelError(
+                f"the input {detail['name']!r} has the dynamic shape {signature}; accepted: "
+                "a fixed height, width and channels (export the model with a fixed input size)"
+            )
 
 
 def delegated_nodes(interpreter: Interpreter) -> int | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_testkit import colour_probabilities, encode, solid, tiny_model
+from inference_testkit import build_script, colour_probabilities, encode, solid, tiny_model
 from PIL import Image
 
 from inference import (
@@ -316,3 +317,23 @@ def test_a_model_whose_scores_are_nan_is_refused_at_its_first_prediction() -> No
     with pytest.raises(InvalidModelError, match="non-finite"):
         model.self_check()
     assert Model.from_path(tiny_model("float_logits")).self_check().top_k
+
+
+@pytest.mark.parametrize("signature", [(1, -1, -1, 3), (1, 1, 1, -1)])
+def test_a_dynamic_input_size_is_refused_naming_the_shape(
+    tmp_path: Path, signature: tuple[int, ...]
+) -> None:
+    script = build_script()
+    path = tmp_path / "dynamic.tflite"
+    path.write_bytes(script.serialize(script.dynamic_input_graph(signature)))
+    (tmp_path / "dynamic.labels.txt").write_text("r\ng\nb\n")
+    with pytest.raises(UnsupportedModelError, match=re.escape(f"dynamic shape {list(signature)}")):
+        Model.from_path(path)
+
+
+def test_a_dynamic_batch_is_run_one_photo_at_a_time(tmp_path: Path) -> None:
+    script = build_script()
+    path = tmp_path / "batch.tflite"
+    path.write_bytes(script.serialize(script.dynamic_input_graph((-1, 1, 1, 3))))
+    (tmp_path / "batch.labels.txt").write_text("r\ng\nb\n")
+    assert len(Model.from_path(path).self_check().top_k) == 3

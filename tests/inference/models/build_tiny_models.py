@@ -42,6 +42,7 @@ class TensorDef:
     data: bytes = b""
     scale: float | None = None
     zero_point: int = 0
+    shape_signature: tuple[int, ...] | None = None  # -1 marks a dynamic dimension
 
 
 @dataclass
@@ -78,8 +79,12 @@ def _tensor(builder: flatbuffers.Builder, tensor: TensorDef, buffer_index: int) 
     name = builder.CreateString(tensor.name)
     shape = _int_vector(builder, list(tensor.shape))
     quant = _quantization(builder, tensor) if tensor.scale is not None else None
+    dynamic = tensor.shape_signature
+    signature = None if dynamic is None else _int_vector(builder, list(dynamic))
     tflite.TensorStart(builder)
     tflite.TensorAddShape(builder, shape)
+    if signature is not None:
+        tflite.TensorAddShapeSignature(builder, signature)
     tflite.TensorAddType(builder, tensor.dtype)
     tflite.TensorAddBuffer(builder, buffer_index)
     tflite.TensorAddName(builder, name)
@@ -274,6 +279,14 @@ def huge_input_graph(side: int) -> GraphDef:
         TensorDef("scores", (1, 3), TensorType.FLOAT32),
     ]
     return GraphDef(tensors, [0], [2], [(BuiltinOperator.MEAN, [0, 1], [2])])
+
+
+def dynamic_input_graph(signature: tuple[int, ...]) -> GraphDef:
+    """The MEAN classifier of `huge_input_graph` at 1 x 1, exported with the input shape
+    `signature` (-1 for a dynamic dimension). Not committed: built by the tests."""
+    graph = huge_input_graph(1)
+    graph.tensors[0].shape_signature = signature
+    return graph
 
 
 def with_packed_labels(model: bytes, labels: list[str]) -> bytes:
