@@ -78,13 +78,12 @@ class EmbeddedDatabase:
             ) from None
         try:
             process, port, log_path = _spawn(storage_path, port)
-        except OSError as exc:
-            lock.close()
-            raise EmbeddedDatabaseError(
-                f"cannot start the embedded database in {folder}: {exc.strerror or exc}"
-            ) from None
-        except BaseException:
-            lock.close()
+        except BaseException as exc:
+            lock.close()  # the folder is free again, whatever stopped the start
+            if isinstance(exc, OSError):
+                raise EmbeddedDatabaseError(
+                    f"cannot start the embedded database in {folder}: {exc.strerror or exc}"
+                ) from None
             raise
         logger.info("embedded database starting", extra={"pid": process.pid, "port": port})
         return cls(process=process, port=port, log_path=log_path, lock=lock)

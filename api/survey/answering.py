@@ -197,14 +197,10 @@ async def _record_on_photo(
             # Recorded by another attempt at this answer, which may have read the consensus
             # before this answer's evidence: set the queue state from the consensus now.
             after = await store.rescore(db, photo, fields=fields)
-            if after is None:
-                photo = await _photo_of(db, answer)
-                continue
-            await settle_change(db, before=photo, after=after)
-            return need.answers_still_needed
-        after = await store.record_answer(
-            db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
-        )
+        else:
+            after = await store.record_answer(
+                db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
+            )
         if after is not None:
             await settle_change(db, before=photo, after=after)
             return need.answers_still_needed
