@@ -5,6 +5,7 @@ Run it with ``uvicorn --factory api.app:create_app`` or ``photosurvey serve``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,7 +43,7 @@ from api.photos.samples import first_run_samples
 from api.photos.signing import secret_key_for
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
-from api.schema import schema
+from api.schema import MAX_TOKENS, schema
 from api.settings import Settings
 from api.survey import store as survey_store
 from api.survey.aggregating import ConsensusConfig
@@ -136,13 +138,16 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         # A JSON body that is not an object (`null`, a string, a number) reaches strawberry's
         # `data.get(...)`, which would be a 500.
         try:
-            return await super().parse_http_body(request)
+            data = await super().parse_http_body(request)
         except AttributeError as exc:
             raise HTTPException(
                 400,
                 "the request body must be a JSON object with `query` (and optionally "
                 "`variables` and `operationName`)",
             ) from exc
+        if isinstance(data, GraphQLRequestData) and data.operation_name is None:
+            _require_one_operation(data.query)
+        return data
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
         # strawberry walks `operations` along `map` without checking their shapes: a list
@@ -168,6 +173,33 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             consensus=self.runtime.consensus,
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _operation_names(query: str) -> tuple[str, ...]:
+    """The names of the document's operations ("anonymous" for one without); none when it
+    does not parse (strawberry then reports why)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return ()
+    return tuple(
+        node.name.value if node.name else "anonymous"
+        for node in document.definitions
+        if isinstance(node, OperationDefinitionNode)
+    )
+
+
+def _require_one_operation(query: str | None) -> None:
+    """The GraphQL spec asks for an error when a document holds several operations and the
+    request names none; strawberry would run the first."""
+    names = _operation_names(query) if query else ()
+    if len(names) > 1:
+        raise HTTPException(
+            400,
+            f"the document has {len(names)} operations ({', '.join(names)}): "
+            "name the one to run in `operationName`",
         )
 
 

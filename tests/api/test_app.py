@@ -142,6 +142,30 @@ async def test_a_body_that_is_not_a_graphql_request_is_a_400(
     assert message in response.text
 
 
+TWO_OPERATIONS = "query A { serverInfo { version } } mutation B { __typename }"
+
+
+async def test_a_document_of_several_operations_needs_an_operation_name(
+    http: httpx.AsyncClient,
+) -> None:
+    posted = await http.post("/graphql", json={"query": TWO_OPERATIONS})
+    fetched = await http.get(
+        "/graphql", params={"query": TWO_OPERATIONS}, headers={"accept": "application/json"}
+    )
+    for response in (posted, fetched):
+        assert response.status_code == 400
+        assert "2 operations (A, B): name the one to run in `operationName`" in response.text
+    named = await http.post("/graphql", json={"query": TWO_OPERATIONS, "operationName": "B"})
+    assert named.json() == {"data": {"__typename": "Mutation"}}
+
+
+async def test_a_bad_document_is_reported_by_the_parser_not_the_operation_check(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post("/graphql", json={"query": "query A { x } query B {"})
+    assert "Syntax Error" in response.json()["errors"][0]["message"]
+
+
 async def test_a_get_with_null_variables_runs_the_query(http: httpx.AsyncClient) -> None:
     response = await http.get(
         "/graphql",
