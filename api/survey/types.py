@@ -165,7 +165,7 @@ class TaskReleased:
 
 
 ReleaseTaskResult = Annotated[
-    TaskReleased | LeaseNotFound,
+    TaskReleased | LeaseExpired | LeaseNotFound,
     strawberry.union("ReleaseTaskResult", description="What became of a release."),
 ]
 

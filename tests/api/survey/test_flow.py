@@ -180,6 +180,34 @@ async def test_released_and_expired_leases_return_to_the_pool(
     assert third["photoId"] == task["photoId"]
 
 
+@pytest.mark.usefixtures("background_paused")  # no reaper: the release gives the slot back
+async def test_releasing_an_ended_lease_says_so(http: httpx.AsyncClient, db: Database) -> None:
+    one_slot = ConsensusConfig(retirement=RetirementPolicy(cap=1), reliability=ReliabilityPrior(),
+                               gold_rate=0.0)  # fmt: skip
+    await add_open_photos(db, [0.3], config=one_slot)
+    first, second = await token_for(db), await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, first, count=1))["data"]["nextTasks"]
+    past = (datetime.now(UTC) - timedelta(seconds=2)).replace(microsecond=0)  # BSON keeps ms
+    await db.leases.update_one({"_id": task["leaseId"]}, {"$set": {"expires_at": past}})
+
+    release = """mutation($id: ID!) { releaseTask(leaseId: $id) {
+        __typename ... on LeaseExpired { expiredAt message } ... on LeaseNotFound { message } } }"""
+    expired = (await graphql(http, release, first, id=task["leaseId"]))["data"]["releaseTask"]
+    assert expired["__typename"] == "LeaseExpired"
+    assert datetime.fromisoformat(expired["expiredAt"]) == past
+    assert "already ended" in expired["message"]
+    (again,) = (await graphql(http, NEXT_TASKS, second, count=1))["data"]["nextTasks"]
+    assert again["photoId"] == task["photoId"]  # the slot came back without the reaper
+    repeated = (await graphql(http, release, first, id=task["leaseId"]))["data"]["releaseTask"]
+    assert repeated["__typename"] == "LeaseExpired"
+
+    payload = {"leaseId": again["leaseId"], "answer": answer_for(again), "idempotencyKey": "k"}
+    await graphql(http, SUBMIT, second, input=payload)
+    answered = (await graphql(http, release, second, id=again["leaseId"]))["data"]["releaseTask"]
+    assert answered == {"__typename": "LeaseNotFound",
+                        "message": "no unanswered lease of yours has this id"}  # fmt: skip
+
+
 async def test_retired_photos_leave_the_queue(http: httpx.AsyncClient, db: Database) -> None:
     await add_open_photos(db, [0.3, 0.5])
     answered = 0
