@@ -15,6 +15,7 @@ from api.survey.queue import settle_change
 from api.text import UNSAFE, unsafe_character
 
 NEW_CONTRIBUTOR_GOLD = 5
+_MAX_TRIES = 8  # answers arriving meanwhile make the compare-and-set fail
 MAX_LABEL_ID_LENGTH = 200
 
 
@@ -36,13 +37,19 @@ def label_id_problem(label_id: str) -> str | None:
 
 
 async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | None:
-    """Make a pre-labelled photo gold with `label_id`; None if it is not pre-labelled."""
-    before = await store.find_photo(db, photo_id)
-    if before is None:
-        return None
-    photo = await store.mark_gold(db, before)
-    if photo is None:
-        return None
-    await consensus_store.set_gold_label(db, photo_id, label_id)
-    await settle_change(db, before=before, after=photo)
-    return photo
+    """Make a pre-labelled photo gold with `label_id`; None if it is not pre-labelled.
+
+    The label is stored first, so a gold photo always has one: a stop between the two writes
+    leaves a photo still in the pool whose answers already grade against the label, and
+    marking it again finishes the job. An answer landing meanwhile only means another try.
+    """
+    for _ in range(_MAX_TRIES):
+        before = await store.find_photo(db, photo_id)
+        if before is None or not store.is_prelabelled(before):
+            return None
+        await consensus_store.set_gold_label(db, photo_id, label_id)
+        photo = await store.mark_gold(db, before)
+        if photo is not None:
+            await settle_change(db, before=before, after=photo)
+            return photo
+    raise RuntimeError("the photo kept changing under markGold")  # pragma: no cover

@@ -319,10 +319,15 @@ async def find_gold_candidates(db: Database, *, contributor_id: str, limit: int)
     return [photo async for photo in cursor if _free_for(photo, contributor_id)][:limit]
 
 
+def is_prelabelled(doc: Document) -> bool:
+    """Whether the model has labelled the photo (only such a photo can be made gold)."""
+    return doc.get("status") in ("open", "retired", "gold")
+
+
 async def mark_gold(db: Database, doc: Document) -> Document | None:
     """Take a pre-labelled photo out of the pool as a gold photo; None if it is not one
     (or changed meanwhile)."""
-    if doc.get("status") not in ("open", "retired", "gold"):
+    if not is_prelabelled(doc):
         return None
     fields = {"status": "gold", "still_needed": GOLD_SLOTS, "retirement_reason": None}
     return await rescore(db, doc, fields=fields)

@@ -1,6 +1,8 @@
 """Gold photos, contributors' standing and re-estimation, through GraphQL and the CLI."""
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -57,6 +59,40 @@ async def test_only_admins_mark_gold_and_only_pre_labelled_photos(
     photo = await db.photos.find_one({"_id": photo_id})
     assert photo is not None
     assert (photo["status"], photo["bucket"]) == ("gold", None)
+
+
+async def test_a_photo_not_yet_pre_labelled_gets_no_gold_label(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.3])
+    await db.photos.update_one({"_id": photo_id}, {"$set": {"status": "new"}})
+    admin = await token_for(db, role="admin")
+    refused = await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1")
+    assert refused["data"]["markGold"]["__typename"] == "PhotoNotReady"
+    assert (await consensus_store.read_photo_state(db, photo_id)).gold_label is None
+
+
+async def test_an_answer_arriving_while_a_photo_is_marked_gold_does_not_refuse_it(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    # markGold reads the photo, then sets it gold unless an answer changed it meanwhile.
+    # Started 0-40 ms after an answer, it lands in that window on some tries (2 in 40
+    # here when a changed photo was reported as not ready); each must still mark it.
+    admin = await token_for(db, role="admin")
+    for delay_ms in range(40):
+        (photo_id,) = await add_open_photos(db, [0.3])
+        token = await token_for(db)
+        (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+        answer = {"choose": {"labelId": "n0"}}
+        payload = {"leaseId": task["leaseId"], "answer": answer, "idempotencyKey": "k"}
+
+        async def mark_later(delay_ms: int = delay_ms, photo_id: str = photo_id) -> Any:
+            await asyncio.sleep(delay_ms / 1000)
+            return await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1")
+
+        _, marked = await asyncio.gather(graphql(http, SUBMIT, token, input=payload), mark_later())
+        assert marked["data"]["markGold"]["__typename"] == "GoldMarked", delay_ms
+        assert (await consensus_store.read_photo_state(db, photo_id)).gold_label == "n1"
 
 
 @pytest.mark.parametrize(
