@@ -150,6 +150,16 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         return data
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        # strawberry reads a missing part as `{}`, and says only "Unable to parse request body
+        # as JSON" of a part that is not JSON: name the part and what was wrong. (The form is
+        # parsed once: Starlette keeps it for strawberry's own read.)
+        try:
+            form = (await request.get_form_data()).form
+        except ValueError:
+            pass  # not multipart: strawberry's own read below says so
+        else:
+            for part in ("operations", "map"):
+                _require_json_part(form.get(part), part)
         # strawberry walks `operations` along `map` without checking their shapes: a list
         # where an object belongs raises one of these, which would be a 500.
         try:
@@ -174,6 +184,21 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
         )
+
+
+def _require_json_part(value: object, part: str) -> None:
+    """A GraphQL multipart request's `operations` or `map` part must be there, and JSON."""
+    if value is None:
+        raise HTTPException(
+            400,
+            f"the multipart request has no '{part}' part; it needs 'operations' (the GraphQL "
+            "request) and 'map' (file part names to variable paths), before the files",
+        )
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
 
 
 @functools.lru_cache(maxsize=256)

@@ -160,7 +160,12 @@ async def test_a_file_sent_as_json_is_bad_input(
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"operations": "{not json", "map": '{"0": ["variables.file"]}'}, "Unable to parse"),
+        ({"operations": "{not json", "map": '{"0": ["variables.file"]}'},
+         "the multipart 'operations' part is not JSON: Expecting property name"),
+        ({"operations": '{"query": "{ me { name } }"}', "map": "{0: 1}"},
+         "the multipart 'map' part is not JSON"),
+        ({"operations": '{"query": "{ me { name } }"}'}, "has no 'map' part"),
+        ({"map": '{"0": ["variables.file"]}'}, "has no 'operations' part"),
         ({"operations": '{"query": "{ me { name } }"}', "map": "[]"}, "'map' a JSON object"),
         ({"operations": '{"query": "{ me { name } }"}', "map": '{"1": ["variables.file"]}'},
          "File(s) missing in form data"),
