@@ -52,6 +52,7 @@ INDEXES = (
                 name="held",
             ),
         ),
+        retired=("mine",),  # contributor and state, before `held` (0.1.0)
     ),
     CollectionIndexes(
         "answers",

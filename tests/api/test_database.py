@@ -1,9 +1,10 @@
-"""The driver client the service builds from a URI."""
+"""The driver client the service builds from a URI, and the indexes it ensures."""
 
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from api.database import SERVER_SELECTION_TIMEOUT_MS, connect
+from api.app import INDEXES
+from api.database import SERVER_SELECTION_TIMEOUT_MS, Database, connect, ensure_indexes
 from api.embedded import free_port
 
 
@@ -20,3 +21,13 @@ async def test_a_uri_may_choose_its_own_server_selection_timeout(
         with pytest.raises(ServerSelectionTimeoutError, match=r"Timeout: 0\.3s"):
             await client.admin.command("ping")
     await client.close()
+
+
+async def test_start_up_drops_an_index_an_earlier_version_made(db: Database) -> None:
+    leases = db["leases"]
+    await leases.drop_index("held")  # the database as version 0.1.0 left it
+    await leases.create_index([("contributor_id", 1), ("state", 1)], name="mine")
+
+    for _ in range(2):  # and a second start finds nothing to drop
+        await ensure_indexes(db, INDEXES)
+        assert set(await leases.index_information()) == {"_id_", "held"}
