@@ -79,17 +79,25 @@ class Replay:
         if demand is not None:
             heapq.heappush(self.started, (-demand.priority, self.rng.randrange(1 << 30), item))
 
-    def _next_item(self) -> str | None:
-        explore = self.rng.random() < EXPLORATION
-        while self.started and not explore:
+    def _next_started(self) -> str | None:
+        while self.started:
             _, _, item = heapq.heappop(self.started)
             if self._wants_more(item):
                 return item
+        return None
+
+    def _next_fresh(self) -> str | None:
         while self.fresh:
             item = self.fresh.pop()
             if self._wants_more(item):
                 return item
-        return self._next_item() if explore and self.started else None
+        return None
+
+    def _next_item(self) -> str | None:
+        """A started item first; a fresh one on an exploring ask, or once none is started."""
+        if self.rng.random() < EXPLORATION:
+            return self._next_fresh() or self._next_started()
+        return self._next_started() or self._next_fresh()
 
     def _reestimate(self) -> None:
         self.engine.reestimate()
