@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from api.settings import Settings
-from inference import Model, Prediction
+from inference import Model, ModelSpec, Prediction
 
 
 class Labeller(Protocol):
     """Anything that predicts labels for photo bytes; `inference.Model` is one."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
 
     def predict_many(self, images: Sequence[bytes]) -> list[Prediction]: ...
 

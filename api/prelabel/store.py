@@ -12,11 +12,15 @@ _CANDIDATES_PER_CLAIM = 4
 
 
 async def claim_new_photos(
-    db: Database, *, worker: str, limit: int, now: datetime
+    db: Database, *, worker: str, model: str, limit: int, now: datetime
 ) -> list[Document]:
-    """Up to `limit` photos still ``new`` and not claimed by a live worker, now claimed by
-    `worker` for `CLAIM_SECONDS` (a crashed worker's claims lapse)."""
-    cursor = db.photos.find({"status": "new"}, {"prelabel_claim": 1, "small_file_id": 1})
+    """Up to `limit` photos still ``new``, not claimed by a live worker and not already
+    failed by `model` (its SHA-256), now claimed by `worker` for `CLAIM_SECONDS` (a crashed
+    worker's claims lapse)."""
+    cursor = db.photos.find(
+        {"status": "new", "model_fault.model": {"$ne": model}},
+        {"prelabel_claim": 1, "small_file_id": 1},
+    )
     candidates = [doc async for doc in cursor.limit(limit * _CANDIDATES_PER_CLAIM)
                   if _unclaimed(doc, now)]  # fmt: skip
     claim = {"worker": worker, "until": now + timedelta(seconds=CLAIM_SECONDS)}
@@ -40,3 +44,14 @@ async def mark_unreadable(db: Database, photo_id: str, *, reason: str, now: date
     """The model could not read the photo: keep it out of the survey, with the reason."""
     fields = {"status": "unreadable", "unreadable_reason": reason, "checked_at": now}
     await db.photos.update_one({"_id": photo_id, "status": "new"}, {"$set": fields})
+
+
+async def mark_model_fault(
+    db: Database, photo_id: str, *, model: str, reason: str, now: datetime
+) -> None:
+    """The model (its SHA-256) gave no usable scores for the photo: not the photo's fault, so
+    it stays ``new`` for another model, and this one does not claim it again."""
+    fault = {"model": model, "reason": reason, "at": now}
+    await db.photos.update_one(
+        {"_id": photo_id, "status": "new"}, {"$set": {"model_fault": fault, "prelabel_claim": None}}
+    )

@@ -20,7 +20,7 @@ from api.database import Database, Document
 from api.periodic import run_periodically
 from api.photos.files import read_file
 from api.prelabel.labeller import Labeller
-from api.prelabel.store import claim_new_photos, mark_unreadable
+from api.prelabel.store import claim_new_photos, mark_model_fault, mark_unreadable
 from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
@@ -34,10 +34,27 @@ IDLE_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class Batch:
-    """What one batch did: photos claimed, and how many of them could not be read."""
+    """What one batch did: photos claimed, how many of them could not be read, and how many
+    the model gave no usable scores for (`ModelFault`)."""
 
     claimed: int
     unreadable: int
+    model_faults: int
+
+    def __add__(self, other: Batch) -> Batch:
+        return Batch(
+            claimed=self.claimed + other.claimed,
+            unreadable=self.unreadable + other.unreadable,
+            model_faults=self.model_faults + other.model_faults,
+        )
+
+
+@dataclass(frozen=True)
+class ModelFault:
+    """The model failed on this photo (scores that are not finite): its fault, not the
+    photo's, so the photo stays ``new`` for another model."""
+
+    reason: str
 
 
 @dataclass
@@ -65,17 +82,29 @@ class Prelabeller:
     async def run_batch(self) -> Batch:
         """Claim and pre-label one batch."""
         now = datetime.now(UTC)
-        photos = await claim_new_photos(self.db, worker=self.worker, limit=self.batch, now=now)
+        model = self.labeller.spec.sha256
+        photos = await claim_new_photos(
+            self.db, worker=self.worker, model=model, limit=self.batch, now=now
+        )
         images = [await self._small_copy(photo) for photo in photos]
-        unreadable = 0
+        unreadable = faults = 0
         for photo, outcome in zip(photos, await self._predict(images), strict=True):
             if isinstance(outcome, Prediction):
                 await self._open(photo["_id"], outcome, now=now)
+            elif isinstance(outcome, ModelFault):
+                logger.error(
+                    "the model failed on a photo; it stays new for another model",
+                    extra={"photo": photo["_id"], "model": model, "why": outcome.reason},
+                )
+                await mark_model_fault(
+                    self.db, photo["_id"], model=model, reason=outcome.reason, now=now
+                )
+                faults += 1
             else:
                 logger.warning("photo unreadable", extra={"photo": photo["_id"], "why": outcome})
                 await mark_unreadable(self.db, photo["_id"], reason=outcome, now=now)
                 unreadable += 1
-        return Batch(claimed=len(photos), unreadable=unreadable)
+        return Batch(claimed=len(photos), unreadable=unreadable, model_faults=faults)
 
     async def _open(self, photo_id: str, prediction: Prediction, *, now: datetime) -> None:
         await open_photo(
@@ -92,7 +121,7 @@ class Prelabeller:
         data = await read_file(self.db, photo["small_file_id"])
         return b"" if data is None else data  # an empty file reads as unreadable below
 
-    async def _predict(self, images: list[bytes]) -> list[Prediction | str]:
+    async def _predict(self, images: list[bytes]) -> list[Prediction | ModelFault | str]:
         if not images:
             return []
         try:
@@ -101,13 +130,15 @@ class Prelabeller:
             # One bad photo fails the batch; find it by going one by one.
             return [await self._predict_one(image) for image in images]
 
-    async def _predict_one(self, image: bytes) -> Prediction | str:
-        # Only the photo's own fault makes it unreadable. A model error (non-finite scores)
-        # propagates: the photos stay `new`, for a fixed or other model to label.
+    async def _predict_one(self, image: bytes) -> Prediction | ModelFault | str:
+        """The prediction; the reason the photo cannot be read (a string: only the photo's
+        own fault makes it unreadable); or the model's fault."""
         try:
             return await asyncio.to_thread(self.labeller.predict, image)
         except ImageError as exc:
             return str(exc)
+        except InferenceError as exc:
+            return ModelFault(str(exc))
 
 
 @asynccontextmanager

@@ -113,3 +113,22 @@ async def test_prelabel_refuses_a_model_that_cannot_predict_and_labels_nothing(
     photo = await db.photos.find_one({"_id": photo_id})
     assert photo is not None
     assert photo["status"] == "new"
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_prelabel_labels_what_the_model_can_and_exits_1_naming_how_many_it_failed(
+    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for colour in ((127, 127, 127), (250, 20, 20)):
+        assert isinstance(await ingest_photo(db, jpeg_bytes(colour=colour), filename="a.jpg",
+                                             source="import"), Added)  # fmt: skip
+    monkeypatch.setenv("PHOTOSURVEY_MODEL_PATH", str(NAN_MODEL.with_name("red_overflow.tflite")))
+
+    code = await asyncio.to_thread(main, ["prelabel"])
+
+    assert code == 1
+    out, err = capsys.readouterr()
+    assert "pre-labelled 1 photos; 0 could not be read" in out
+    assert "scores that are not finite for 1 photos (left 'new' for another model" in err
+    statuses = sorted([doc["status"] async for doc in db.photos.find()])
+    assert statuses == ["new", "open"]

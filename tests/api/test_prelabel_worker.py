@@ -2,18 +2,19 @@
 
 from pathlib import Path
 
-import pytest
 from bson import ObjectId
 
 from api.database import Database
 from api.photos.ingest import Added, ingest_photo
-from api.prelabel.worker import Prelabeller
+from api.prelabel.worker import Batch, Prelabeller
 from api.settings import Settings
-from inference import InvalidModelError, Model
+from inference import Model
 from tests.api.photos.builders import jpeg_bytes, png_bytes
 from tests.processes import REPO
 
-NAN_MODEL = Path(__file__).resolve().parents[1] / "inference" / "models" / "nan_logits.tflite"
+MODELS = Path(__file__).resolve().parents[1] / "inference" / "models"
+NAN_MODEL = MODELS / "nan_logits.tflite"
+RED_OVERFLOW = MODELS / "red_overflow.tflite"
 
 
 async def _add(db: Database, data: bytes) -> str:
@@ -38,17 +39,37 @@ async def test_a_photo_that_cannot_be_read_is_unreadable_and_the_others_open(
     assert statuses == {good: "open", lost: "unreadable"}
 
 
-async def test_a_model_fault_stops_the_batch_and_leaves_its_photos_new(
+async def test_a_model_fault_leaves_the_photo_new_for_another_model_and_the_batch_goes_on(
     db: Database, settings: Settings
 ) -> None:
-    photo = await _add(db, jpeg_bytes())
+    grey = await _add(db, jpeg_bytes(colour=(127, 127, 127)))
+    red = await _add(db, jpeg_bytes(colour=(250, 20, 20)))
+    model = Model.from_path(RED_OVERFLOW)  # an infinite score on bright red photos only
+    prelabeller = Prelabeller.from_settings(db, model, settings)
+
+    assert await prelabeller.run_batch() == Batch(claimed=2, unreadable=0, model_faults=1)
+    assert await prelabeller.run_batch() == Batch(claimed=0, unreadable=0, model_faults=0)
+
+    stored = {doc["_id"]: doc async for doc in db.photos.find()}
+    assert stored[grey]["status"] == "open"
+    assert stored[red]["status"] == "new"
+    assert "prediction" not in stored[red] or not stored[red]["prediction"]
+    assert stored[red]["model_fault"]["model"] == model.spec.sha256
+    assert "non-finite scores" in stored[red]["model_fault"]["reason"]
+    # Another model (here the default one) takes the photo up.
+    other = Model.from_path(REPO / settings.model_path)
+    assert await Prelabeller.from_settings(db, other, settings).run_batch() == Batch(1, 0, 0)
+    assert (await db.photos.find_one({"_id": red}) or {})["status"] == "open"
+
+
+async def test_a_model_that_fails_on_every_photo_tries_each_once(
+    db: Database, settings: Settings
+) -> None:
+    photos = [await _add(db, jpeg_bytes(colour=(10 * n, 0, 0))) for n in range(3)]
     model = Model.from_path(NAN_MODEL)  # loads; every score it gives is NaN
     prelabeller = Prelabeller.from_settings(db, model, settings)
 
-    with pytest.raises(InvalidModelError, match="non-finite"):
-        await prelabeller.run_batch()
-
-    stored = await db.photos.find_one({"_id": photo})
-    assert stored is not None
-    assert stored["status"] == "new"
-    assert "prediction" not in stored or not stored["prediction"]
+    assert await prelabeller.run_batch() == Batch(claimed=3, unreadable=0, model_faults=3)
+    assert (await prelabeller.run_batch()).claimed == 0
+    statuses = [doc["status"] async for doc in db.photos.find({"_id": {"$in": photos}})]
+    assert statuses == ["new"] * 3

@@ -202,6 +202,17 @@ def grey_weights(height: int, width: int) -> np.ndarray:
     return np.array([[-1.0], [1.0]]) / (height * width) * np.ones((1, height * width))
 
 
+def overflow_weights(height: int, width: int) -> np.ndarray:
+    """`colour_weights` with red's row scaled so that its logit overflows float32 (to an
+    infinite score) when the photo's mean red is more than half way from mid-grey to either
+    end, and stays finite otherwise: a model that breaks on some photos only."""
+    weights = colour_weights(height, width)
+    red = np.zeros(height * width * 3)
+    red[0::3] = np.finfo(np.float32).max / (height * width / 2)
+    weights[0] = red
+    return weights
+
+
 def float_graph(weights: np.ndarray, input_shape: tuple[int, ...], *, softmax: bool) -> GraphDef:
     classes = weights.shape[0]
     tensors = [
@@ -332,6 +343,10 @@ def build_all() -> dict[str, tuple[bytes, str | None]]:
         ),
         "nan_logits": (  # a broken model: every score comes out NaN
             serialize(float_graph(np.full((4, 8 * 8 * 3), np.nan), (1, 8, 8, 3), softmax=False)),
+            plain,
+        ),
+        "red_overflow": (  # breaks on bright or dark red only: an infinite red score
+            serialize(float_graph(overflow_weights(8, 8), (1, 8, 8, 3), softmax=False)),
             plain,
         ),
         "not_image": (
