@@ -41,6 +41,7 @@ from api.photos import store as photo_store
 from api.photos.routes import photo_routes
 from api.photos.samples import first_run_samples
 from api.photos.signing import secret_key_for
+from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import MAX_TOKENS, schema
@@ -61,6 +62,7 @@ INDEXES: tuple[CollectionIndexes, ...] = (
     *survey_store.INDEXES,
     photo_store.INDEXES,
     *photo_files.INDEXES,
+    prelabel_store.INDEXES,
 )
 
 

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from api.connection import open_database
 from api.database import ensure_indexes
+from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Batch, Prelabeller
 from api.settings import Settings
@@ -38,8 +39,9 @@ def run_prelabel(settings: Settings) -> int:
 async def _prelabel_all(settings: Settings, labeller: Labeller) -> Batch:
     """Every batch run, added up."""
     async with open_database(settings) as db:
-        await ensure_indexes(db, survey_store.INDEXES)
+        await ensure_indexes(db, (*survey_store.INDEXES, prelabel_store.INDEXES))
         prelabeller = Prelabeller.from_settings(db, labeller, settings)
+        await prelabeller.retry_model_faults()
         total = await db.photos.count_documents({"status": "new"})
         done = Batch(claimed=0, unreadable=0, model_faults=0)
         with tqdm(

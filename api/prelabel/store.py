@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from api.database import Database, Document
+from pymongo import ASCENDING, IndexModel
+
+from api.database import CollectionIndexes, Database, Document
+
+# `claim_new_photos` reads new photos no model failed on (`model_fault` missing) from this.
+INDEXES = CollectionIndexes(
+    "photos",
+    (IndexModel([("status", ASCENDING), ("model_fault", ASCENDING)], name="prelabel_queue"),),
+)
 
 CLAIM_SECONDS = 120
 # New photos read per batch claimed: some may be claimed by other workers meanwhile.
@@ -12,14 +20,13 @@ _CANDIDATES_PER_CLAIM = 4
 
 
 async def claim_new_photos(
-    db: Database, *, worker: str, model: str, limit: int, now: datetime
+    db: Database, *, worker: str, limit: int, now: datetime
 ) -> list[Document]:
-    """Up to `limit` photos still ``new``, not claimed by a live worker and not already
-    failed by `model` (its SHA-256), now claimed by `worker` for `CLAIM_SECONDS` (a crashed
+    """Up to `limit` photos still ``new``, not claimed by a live worker and not failed by a
+    model (`mark_model_fault`), now claimed by `worker` for `CLAIM_SECONDS` (a crashed
     worker's claims lapse)."""
     cursor = db.photos.find(
-        {"status": "new", "model_fault.model": {"$ne": model}},
-        {"prelabel_claim": 1, "small_file_id": 1},
+        {"status": "new", "model_fault": None}, {"prelabel_claim": 1, "small_file_id": 1}
     )
     candidates = [doc async for doc in cursor.limit(limit * _CANDIDATES_PER_CLAIM)
                   if _unclaimed(doc, now)]  # fmt: skip
@@ -50,8 +57,16 @@ async def mark_model_fault(
     db: Database, photo_id: str, *, model: str, reason: str, now: datetime
 ) -> None:
     """The model (its SHA-256) gave no usable scores for the photo: not the photo's fault, so
-    it stays ``new`` for another model, and this one does not claim it again."""
+    it stays ``new``, out of the claims until another model comes (`retry_model_faults`)."""
     fault = {"model": model, "reason": reason, "at": now}
     await db.photos.update_one(
         {"_id": photo_id, "status": "new"}, {"$set": {"model_fault": fault, "prelabel_claim": None}}
     )
+
+
+async def retry_model_faults(db: Database, *, model: str) -> int:
+    """Put the new photos another model failed on back into the claims of `model` (its
+    SHA-256); run where a model is loaded. Returns how many."""
+    other = {"status": "new", "model_fault.model": {"$exists": True, "$ne": model}}
+    retried = await db.photos.update_many(other, {"$unset": {"model_fault": ""}})
+    return retried.modified_count

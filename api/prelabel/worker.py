@@ -20,7 +20,12 @@ from api.database import Database, Document
 from api.periodic import run_periodically
 from api.photos.files import read_file
 from api.prelabel.labeller import Labeller
-from api.prelabel.store import claim_new_photos, mark_model_fault, mark_unreadable
+from api.prelabel.store import (
+    claim_new_photos,
+    mark_model_fault,
+    mark_unreadable,
+    retry_model_faults,
+)
 from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
@@ -79,13 +84,18 @@ class Prelabeller:
             batch=settings.prelabel_batch,
         )
 
+    async def retry_model_faults(self) -> None:
+        """Let this model try the new photos another model failed on; once, before the
+        first batch."""
+        retried = await retry_model_faults(self.db, model=self.labeller.spec.sha256)
+        if retried:
+            logger.info("photos another model failed on are tried again", extra={"photos": retried})
+
     async def run_batch(self) -> Batch:
         """Claim and pre-label one batch."""
         now = datetime.now(UTC)
         model = self.labeller.spec.sha256
-        photos = await claim_new_photos(
-            self.db, worker=self.worker, model=model, limit=self.batch, now=now
-        )
+        photos = await claim_new_photos(self.db, worker=self.worker, limit=self.batch, now=now)
         images = [await self._small_copy(photo) for photo in photos]
         unreadable = faults = 0
         for photo, outcome in zip(photos, await self._predict(images), strict=True):
@@ -148,5 +158,6 @@ async def run_prelabel_worker(prelabeller: Prelabeller) -> AsyncIterator[None]:
     async def step() -> bool:
         return (await prelabeller.run_batch()).claimed == prelabeller.batch  # full: more wait
 
+    await prelabeller.retry_model_faults()
     async with run_periodically("prelabel-worker", step, every=IDLE_SECONDS):
         yield

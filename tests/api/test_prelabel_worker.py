@@ -56,9 +56,12 @@ async def test_a_model_fault_leaves_the_photo_new_for_another_model_and_the_batc
     assert "prediction" not in stored[red] or not stored[red]["prediction"]
     assert stored[red]["model_fault"]["model"] == model.spec.sha256
     assert "non-finite scores" in stored[red]["model_fault"]["reason"]
-    # Another model (here the default one) takes the photo up.
-    other = Model.from_path(REPO / settings.model_path)
-    assert await Prelabeller.from_settings(db, other, settings).run_batch() == Batch(1, 0, 0)
+    # The same model, started again, leaves it; another model (the default one) takes it up.
+    await prelabeller.retry_model_faults()
+    assert (await prelabeller.run_batch()).claimed == 0
+    other = Prelabeller.from_settings(db, Model.from_path(REPO / settings.model_path), settings)
+    await other.retry_model_faults()
+    assert await other.run_batch() == Batch(claimed=1, unreadable=0, model_faults=0)
     assert (await db.photos.find_one({"_id": red}) or {})["status"] == "open"
 
 

@@ -39,9 +39,7 @@ QUERIES: dict[str, tuple[str, Document]] = {
     "consensus_store.claim_aggregation": ("answers", {"_id": "a"}),
     "consensus_store.read_estimates / lease": ("consensus_meta", {"_id": "estimates"}),
     "counters.read_counts / count": ("counters", {"_id": "service"}),
-    "prelabel.claim_new_photos (worker)": (
-        "photos", {"status": "new", "model_fault.model": {"$ne": "0" * 64}}
-    ),
+    "prelabel.claim_new_photos (worker)": ("photos", {"status": "new", "model_fault": None}),
 }  # fmt: skip
 
 
