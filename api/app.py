@@ -44,7 +44,7 @@ from api.photos.signing import secret_key_for
 from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
-from api.schema import MAX_TOKENS, schema
+from api.schema import MAX_QUERY_CHARACTERS, MAX_TOKENS, schema
 from api.settings import Settings
 from api.survey import store as survey_store
 from api.survey.aggregating import ConsensusConfig
@@ -147,8 +147,8 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
                 "the request body must be a JSON object with `query` (and optionally "
                 "`variables` and `operationName`)",
             ) from exc
-        if isinstance(data, GraphQLRequestData) and data.operation_name is None:
-            _require_one_operation(data.query)
+        if isinstance(data, GraphQLRequestData) and data.query is not None:
+            _check_document(data.query, operation_name=data.operation_name)
         return data
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
@@ -203,31 +203,39 @@ def _require_json_part(value: object, part: str) -> None:
             raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
 
 
-@functools.lru_cache(maxsize=256)
-def _operation_names(query: str) -> tuple[str, ...]:
-    """The names of the document's operations ("anonymous" for one without); none when it
-    does not parse (strawberry then reports why)."""
+def _check_document(query: str, *, operation_name: str | None) -> None:
+    """Refuse, before parsing, a query longer than any client operation (it would also fill
+    the parser's and validator's caches, keyed by the query), and, as the GraphQL spec asks,
+    a document of several operations when the request names none (strawberry would run the
+    first)."""
+    if len(query) > MAX_QUERY_CHARACTERS:
+        raise HTTPException(
+            400,
+            f"the query is {len(query):,} characters; at most {MAX_QUERY_CHARACTERS:,} "
+            "(send long values as variables)",
+        )
+    names = _operation_names(query) if operation_name is None else ()
+    if len(names) > 1 and None not in names and len(set(names)) == len(names):
+        raise HTTPException(
+            400,
+            f"the document has {len(names)} operations ({', '.join(map(str, names))}): "
+            "name the one to run in `operationName`",
+        )
+
+
+@functools.lru_cache(maxsize=256)  # with the queries bounded, at most about 26 MB
+def _operation_names(query: str) -> tuple[str | None, ...]:
+    """The names of the document's operations (None for an anonymous one); none when it does
+    not parse. Validation reports an anonymous operation among others, and two of one name."""
     try:
         document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
     except GraphQLError:
-        return ()
+        return ()  # strawberry reports why
     return tuple(
-        node.name.value if node.name else "anonymous"
+        node.name.value if node.name else None
         for node in document.definitions
         if isinstance(node, OperationDefinitionNode)
     )
-
-
-def _require_one_operation(query: str | None) -> None:
-    """The GraphQL spec asks for an error when a document holds several operations and the
-    request names none; strawberry would run the first."""
-    names = _operation_names(query) if query else ()
-    if len(names) > 1:
-        raise HTTPException(
-            400,
-            f"the document has {len(names)} operations ({', '.join(names)}): "
-            "name the one to run in `operationName`",
-        )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 MAX_TOKENS = 2000
 MAX_ALIASES = 15
+# Comments and long string literals do not count as tokens: the query's length is bounded
+# too (the full introspection query is under 3,000 characters).
+MAX_QUERY_CHARACTERS = 100_000
 
 
 @strawberry.enum(description="Where the service keeps its data.")

@@ -7,6 +7,7 @@ from graphql import get_introspection_query
 import api
 from api.database import Database
 from api.embedded import EmbeddedDatabase
+from api.schema import MAX_QUERY_CHARACTERS
 from api.settings import Settings
 from tests.conftest import serve
 
@@ -159,11 +160,28 @@ async def test_a_document_of_several_operations_needs_an_operation_name(
     assert named.json() == {"data": {"__typename": "Mutation"}}
 
 
-async def test_a_bad_document_is_reported_by_the_parser_not_the_operation_check(
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("query A { x } query B {", "Syntax Error"),
+        ("{ __typename } { __typename }", "This anonymous operation must be the only defined"),
+        ("query A { __typename } query A { __typename }", "only one operation named 'A'"),
+    ],
+)
+async def test_a_document_the_operation_check_cannot_help_with_is_left_to_graphql(
+    http: httpx.AsyncClient, query: str, message: str
+) -> None:
+    response = await http.post("/graphql", json={"query": query})
+    assert message in response.json()["errors"][0]["message"]
+
+
+async def test_a_query_longer_than_any_client_operation_is_refused_unparsed(
     http: httpx.AsyncClient,
 ) -> None:
-    response = await http.post("/graphql", json={"query": "query A { x } query B {"})
-    assert "Syntax Error" in response.json()["errors"][0]["message"]
+    query = "{ __typename } # " + "x" * MAX_QUERY_CHARACTERS  # a comment is no token
+    response = await http.post("/graphql", json={"query": query})
+    assert response.status_code == 400
+    assert "the query is 100,017 characters; at most 100,000" in response.text
 
 
 async def test_a_get_with_null_variables_runs_the_query(http: httpx.AsyncClient) -> None:
