@@ -10,8 +10,9 @@ from typing import Any
 
 import pymongo
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,21 @@ async def ensure_indexes(db: Database, specs: Iterable[CollectionIndexes]) -> No
             existing = await collection.index_information()
             for name in spec.retired:
                 if name in existing:
-                    await collection.drop_index(name)
-                    extra = {"collection": spec.collection, "index": name}
-                    logger.info("retired index dropped", extra=extra)
+                    await _drop_index(collection, name)
+
+
+INDEX_NOT_FOUND = 27  # the server's code when the index is gone already
+
+
+async def _drop_index(collection: AsyncCollection[Document], name: str) -> None:
+    """Drop the index; a process starting alongside may have dropped it first."""
+    try:
+        await collection.drop_index(name)
+    except OperationFailure as exc:
+        if exc.code != INDEX_NOT_FOUND:
+            raise
+        return
+    logger.info("retired index dropped", extra={"collection": collection.name, "index": name})
 
 
 READY_TIMEOUT_SECONDS = 2.0

@@ -1,5 +1,7 @@
 """The driver client the service builds from a URI, and the indexes it ensures."""
 
+import asyncio
+
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
@@ -31,3 +33,11 @@ async def test_start_up_drops_an_index_an_earlier_version_made(db: Database) -> 
     for _ in range(2):  # and a second start finds nothing to drop
         await ensure_indexes(db, INDEXES)
         assert set(await leases.index_information()) == {"_id_", "held"}
+
+
+async def test_a_retired_index_another_process_dropped_first_is_no_error(db: Database) -> None:
+    leases = db["leases"]
+    await leases.create_index([("contributor_id", 1), ("state", 1)], name="mine")
+    # Two processes starting together: both see the index, one drops it first.
+    await asyncio.gather(ensure_indexes(db, INDEXES), ensure_indexes(db, INDEXES))
+    assert "mine" not in await leases.index_information()
