@@ -8,10 +8,11 @@ from pymongo import ASCENDING, IndexModel
 
 from api.database import CollectionIndexes, Database, Document
 
-# `claim_new_photos` reads new photos no model failed on (`model_fault` missing) from this.
+# New photos by the model that failed on them (none: still to do): the claims, the re-queue
+# of other models' faults and the count of one model's faults each read one range of it.
 INDEXES = CollectionIndexes(
     "photos",
-    (IndexModel([("status", ASCENDING), ("model_fault", ASCENDING)], name="prelabel_queue"),),
+    (IndexModel([("status", ASCENDING), ("model_fault.model", ASCENDING)], name="prelabel_queue"),),
 )
 
 CLAIM_SECONDS = 120
@@ -26,7 +27,7 @@ async def claim_new_photos(
     model (`mark_model_fault`), now claimed by `worker` for `CLAIM_SECONDS` (a crashed
     worker's claims lapse)."""
     cursor = db.photos.find(
-        {"status": "new", "model_fault": None}, {"prelabel_claim": 1, "small_file_id": 1}
+        {"status": "new", "model_fault.model": None}, {"prelabel_claim": 1, "small_file_id": 1}
     )
     candidates = [doc async for doc in cursor.limit(limit * _CANDIDATES_PER_CLAIM)
                   if _unclaimed(doc, now)]  # fmt: skip
@@ -67,6 +68,24 @@ async def mark_model_fault(
 async def retry_model_faults(db: Database, *, model: str) -> int:
     """Put the new photos another model failed on back into the claims of `model` (its
     SHA-256); run where a model is loaded. Returns how many."""
-    other = {"status": "new", "model_fault.model": {"$exists": True, "$ne": model}}
-    retried = await db.photos.update_many(other, {"$unset": {"model_fault": ""}})
-    return retried.modified_count
+    retried = 0
+    for other in ({"$lt": model}, {"$gt": model}):  # two ranges of the index: no scan
+        done = await db.photos.update_many(
+            {"status": "new", "model_fault.model": other}, {"$unset": {"model_fault": ""}}
+        )
+        retried += done.modified_count
+    return retried
+
+
+async def model_faults(db: Database, *, model: str, examples: int) -> tuple[int, list[Document]]:
+    """How many new photos `model` (its SHA-256) failed on, and the first `examples` of them
+    with the error."""
+    faulted = {"status": "new", "model_fault.model": model}
+    count = await db.photos.count_documents(faulted)
+    first = await db.photos.find(faulted, {"model_fault": 1}).limit(examples).to_list()
+    return count, first
+
+
+async def count_to_do(db: Database) -> int:
+    """New photos no model failed on: what the workers will claim."""
+    return await db.photos.count_documents({"status": "new", "model_fault.model": None})

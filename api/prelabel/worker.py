@@ -30,7 +30,7 @@ from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import open_photo
 from api.survey.selection import Policy
-from inference import ImageError, InferenceError, Prediction
+from inference import ImageError, InferenceError, InvalidModelError, Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -97,24 +97,25 @@ class Prelabeller:
         model = self.labeller.spec.sha256
         photos = await claim_new_photos(self.db, worker=self.worker, limit=self.batch, now=now)
         images = [await self._small_copy(photo) for photo in photos]
-        unreadable = faults = 0
+        unreadable, faulted = 0, []
         for photo, outcome in zip(photos, await self._predict(images), strict=True):
             if isinstance(outcome, Prediction):
                 await self._open(photo["_id"], outcome, now=now)
             elif isinstance(outcome, ModelFault):
-                logger.error(
-                    "the model failed on a photo; it stays new for another model",
-                    extra={"photo": photo["_id"], "model": model, "why": outcome.reason},
-                )
                 await mark_model_fault(
                     self.db, photo["_id"], model=model, reason=outcome.reason, now=now
                 )
-                faults += 1
+                faulted.append((photo["_id"], outcome.reason))
             else:
                 logger.warning("photo unreadable", extra={"photo": photo["_id"], "why": outcome})
                 await mark_unreadable(self.db, photo["_id"], reason=outcome, now=now)
                 unreadable += 1
-        return Batch(claimed=len(photos), unreadable=unreadable, model_faults=faults)
+        if faulted:  # one line per batch, however many photos the model failed on
+            logger.error(
+                "the model failed on photos; they stay new for another model",
+                extra={"photos": [p for p, _ in faulted], "model": model, "why": faulted[0][1]},
+            )
+        return Batch(claimed=len(photos), unreadable=unreadable, model_faults=len(faulted))
 
     async def _open(self, photo_id: str, prediction: Prediction, *, now: datetime) -> None:
         await open_photo(
@@ -147,7 +148,7 @@ class Prelabeller:
             return await asyncio.to_thread(self.labeller.predict, image)
         except ImageError as exc:
             return str(exc)
-        except InferenceError as exc:
+        except InvalidModelError as exc:  # any other error fails the batch, to be tried again
             return ModelFault(str(exc))
 
 

@@ -1,6 +1,7 @@
 """The `photosurvey` commands not covered with their domain: bad arguments and bad places."""
 
 import asyncio
+import json
 import subprocess
 from pathlib import Path
 
@@ -129,6 +130,21 @@ async def test_prelabel_labels_what_the_model_can_and_exits_1_naming_how_many_it
     assert code == 1
     out, err = capsys.readouterr()
     assert "pre-labelled 1 photos; 0 could not be read" in out
-    assert "scores that are not finite for 1 photos (left 'new' for another model" in err
+    red = await db.photos.find_one({"status": "new"})
+    assert red is not None
+    assert (
+        f"photosurvey: model error: this model failed on 1 photos, left 'new' for another "
+        f"model: {red['_id']}; the first: the model produced 1 non-finite scores" in err
+    )
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [(r["message"], r["photos"]) for r in logged if r["level"] == "ERROR"] == [
+        ("the model failed on photos; they stay new for another model", [red["_id"]])
+    ]
     statuses = sorted([doc["status"] async for doc in db.photos.find()])
     assert statuses == ["new", "open"]
+
+    # Run again with the same model: nothing to do, and still a model error to report.
+    assert await asyncio.to_thread(main, ["prelabel"]) == 1
+    out, err = capsys.readouterr()
+    assert "pre-labelled 0 photos" in out
+    assert "this model failed on 1 photos" in err

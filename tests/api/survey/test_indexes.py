@@ -39,7 +39,11 @@ QUERIES: dict[str, tuple[str, Document]] = {
     "consensus_store.claim_aggregation": ("answers", {"_id": "a"}),
     "consensus_store.read_estimates / lease": ("consensus_meta", {"_id": "estimates"}),
     "counters.read_counts / count": ("counters", {"_id": "service"}),
-    "prelabel.claim_new_photos (worker)": ("photos", {"status": "new", "model_fault": None}),
+    "prelabel.claim_new_photos / count_to_do": (
+        "photos", {"status": "new", "model_fault.model": None}
+    ),
+    "prelabel.retry_model_faults": ("photos", {"status": "new", "model_fault.model": {"$gt": "m"}}),
+    "prelabel.model_faults": ("photos", {"status": "new", "model_fault.model": "m"}),
 }  # fmt: skip
 
 
