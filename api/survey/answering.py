@@ -141,8 +141,9 @@ def _refusal(lease: Document | None, submission: Submission, *, now: datetime) -
         return LeaseNotFound(submission.lease_id)
     if lease["state"] == "answered":
         return AlreadyAnswered(lease["photo_id"])
-    if lease["state"] == "released" or lease["expires_at"] <= now:
-        return LeaseExpired(lease["_id"], expired_at=min(lease["expires_at"], now))
+    ended = store.lease_ended_at(lease, now=now)
+    if ended is not None:  # released, or expired
+        return LeaseExpired(lease["_id"], expired_at=ended)
     reason = invalid_reason(Question.from_document(lease["question"]), submission.answer)
     return None if reason is None else Invalid(reason)
 
@@ -167,7 +168,9 @@ async def _complete(db: Database, answer: Document, *, config: ConsensusConfig) 
     estimates = await consensus_store.read_estimates(db)
     await aggregate_answer(db, answer, photo, config=config, estimates=estimates)
     still_needed = await _record_on_photo(db, answer, photo, config=config, estimates=estimates)
-    await store.set_lease_state(db, answer["lease_id"], state="answered", expect="active")
+    await store.set_lease_state(
+        db, answer["lease_id"], state="answered", expect="active", now=datetime.now(UTC)
+    )
     await store.set_answer_result(db, answer["_id"], result={"still_needed": still_needed})
     return Accepted(answer["_id"], answer["photo_id"], still_needed)
 

@@ -111,21 +111,22 @@ class SurveyMutation:
     ) -> ReleaseTaskResult:
         context = info.context
         caller = await context.contributor()
-        lease = await store.find_lease(context.db, str(lease_id))
-        if lease is None or lease["contributor_id"] != caller.id or lease["state"] == "answered":
-            return LeaseNotFound(
-                lease_id=lease_id, message="no unanswered lease of yours has this id"
-            )
-        now = datetime.now(UTC)
-        if lease["state"] == "active":  # expired too: its slot returns before the reaper's turn
-            await tasks.release_task(context.db, lease)
-        if lease["state"] == "released" or lease["expires_at"] <= now:
-            return LeaseExpired(
-                lease_id=lease_id,
-                expired_at=min(lease["expires_at"], now),
-                message="the lease had already ended; its photo is back in the pool",
-            )
-        return TaskReleased(lease_id=lease_id)
+        released = await tasks.release_task(
+            context.db, str(lease_id), contributor_id=caller.id, now=datetime.now(UTC)
+        )
+        match released:
+            case tasks.Released():
+                return TaskReleased(lease_id=lease_id)
+            case tasks.AlreadyEnded(ended_at):
+                return LeaseExpired(
+                    lease_id=lease_id,
+                    expired_at=ended_at,
+                    message="the lease had already ended; its photo is back in the pool",
+                )
+            case tasks.NoSuchLease():
+                return LeaseNotFound(
+                    lease_id=lease_id, message="no unanswered lease of yours has this id"
+                )
 
     @strawberry.mutation(description="Answer a leased task; safe to retry with the same key.")
     async def submit_answer(

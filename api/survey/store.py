@@ -245,11 +245,23 @@ async def find_lease(db: Database, lease_id: str) -> Document | None:
     return await db.leases.find_one({"_id": lease_id})
 
 
-async def set_lease_state(db: Database, lease_id: str, *, state: str, expect: str) -> bool:
+async def set_lease_state(
+    db: Database, lease_id: str, *, state: str, expect: str, now: datetime
+) -> bool:
+    """Move the lease from `expect` to `state` (answered or released), noting when it ended."""
     changed = await db.leases.update_one(
-        {"_id": lease_id, "state": expect}, {"$set": {"state": state}}
+        {"_id": lease_id, "state": expect}, {"$set": {"state": state, "ended_at": now}}
     )
     return changed.modified_count == 1
+
+
+def lease_ended_at(lease: Document, *, now: datetime) -> datetime | None:
+    """When the lease ended (expired, answered or released), or None while it runs. (Leases
+    ended before `ended_at` was kept count as ending now.)"""
+    expires_at: datetime = lease["expires_at"]
+    if lease["state"] == "active":
+        return expires_at if expires_at <= now else None
+    return min(expires_at, lease.get("ended_at", now))
 
 
 # --- answers ---------------------------------------------------------------------------

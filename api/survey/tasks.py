@@ -180,11 +180,43 @@ def _lease_document(task: Task, contributor_id: str, now: datetime) -> Document:
     }
 
 
-async def release_task(db: Database, lease: Document) -> None:
+@dataclass(frozen=True)
+class Released:
+    """The lease was running and is given back."""
+
+
+@dataclass(frozen=True)
+class AlreadyEnded:
+    """The lease had expired or been released already (an expired one's slot is freed now)."""
+
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class NoSuchLease:
+    """No unanswered lease of the caller's has this id."""
+
+
+Release = Released | AlreadyEnded | NoSuchLease
+
+
+async def release_task(
+    db: Database, lease_id: str, *, contributor_id: str, now: datetime
+) -> Release:
     """Give a lease back: its photo's slot returns to the pool at once."""
-    if await store.set_lease_state(db, lease["_id"], state="released", expect="active"):
-        photo = await store.drop_hold(db, lease["photo_id"], lease_id=lease["_id"])
-        await settle_bucket(db, photo)
+    lease = await store.find_lease(db, lease_id)
+    if lease is None or lease["contributor_id"] != contributor_id:
+        return NoSuchLease()
+    if lease["state"] == "active":  # expired too: its slot returns before the reaper's turn
+        if await store.set_lease_state(db, lease_id, state="released", expect="active", now=now):
+            photo = await store.drop_hold(db, lease["photo_id"], lease_id=lease_id)
+            await settle_bucket(db, photo)
+        else:  # answered or released meanwhile
+            lease = await store.find_lease(db, lease_id) or lease
+    if lease["state"] == "answered":
+        return NoSuchLease()
+    ended = store.lease_ended_at(lease, now=now)
+    return Released() if ended is None else AlreadyEnded(ended)
 
 
 async def reap_expired_holds(db: Database, *, now: datetime) -> int:

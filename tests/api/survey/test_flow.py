@@ -208,6 +208,31 @@ async def test_releasing_an_ended_lease_says_so(http: httpx.AsyncClient, db: Dat
                         "message": "no unanswered lease of yours has this id"}  # fmt: skip
 
 
+async def test_a_released_lease_ended_when_it_was_released(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3])
+    token = await token_for(db)
+    (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+    release = """mutation($id: ID!) { releaseTask(leaseId: $id) {
+        __typename ... on LeaseExpired { expiredAt } } }"""
+    before = datetime.now(UTC)
+    released = (await graphql(http, release, token, id=task["leaseId"]))["data"]["releaseTask"]
+    after = datetime.now(UTC)
+    assert released == {"__typename": "TaskReleased"}
+    await asyncio.sleep(0.05)  # later calls must not report their own time as the end
+
+    again = (await graphql(http, release, token, id=task["leaseId"]))["data"]["releaseTask"]
+    payload = {"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
+    submit = """mutation($input: SubmitAnswerInput!) { submitAnswer(input: $input) {
+        __typename ... on LeaseExpired { expiredAt } } }"""
+    late = (await graphql(http, submit, token, input=payload))["data"]["submitAnswer"]
+    for ended in (again, late):
+        assert ended["__typename"] == "LeaseExpired"
+        ended_at = datetime.fromisoformat(ended["expiredAt"])
+        assert before - timedelta(milliseconds=1) <= ended_at <= after  # BSON keeps ms
+
+
 async def test_retired_photos_leave_the_queue(http: httpx.AsyncClient, db: Database) -> None:
     await add_open_photos(db, [0.3, 0.5])
     answered = 0
