@@ -261,7 +261,8 @@ def lease_ended_at(lease: Document, *, now: datetime) -> datetime | None:
     expires_at: datetime = lease["expires_at"]
     if lease["state"] == "active":
         return expires_at if expires_at <= now else None
-    return min(expires_at, lease.get("ended_at", now))
+    ended_at: datetime = lease.get("ended_at", now)
+    return min(expires_at, ended_at)
 
 
 # --- answers ---------------------------------------------------------------------------
