@@ -196,11 +196,12 @@ def _require_json_part(value: object, part: str) -> None:
             f"the multipart request has no '{part}' part; it needs 'operations' (the GraphQL "
             "request) and 'map' (file part names to variable paths), before the files",
         )
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
+    if not isinstance(value, str):
+        raise HTTPException(400, f"the multipart '{part}' part must be a form field, not a file")
+    try:
+        json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
 
 
 def _check_document(query: str, *, operation_name: str | None) -> None:

@@ -190,3 +190,17 @@ async def test_a_malformed_multipart_request_is_refused_and_its_files_closed(
     assert response.status_code == 400
     assert message in response.text
     assert await db.photos.count_documents({}) == 0
+
+
+async def test_an_operations_part_sent_as_a_file_is_refused_by_name(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    operations = b'{"query": "{ me { name } }"}'
+    response = await http.post(
+        "/graphql",
+        data={"map": "{}"},
+        files={"operations": ("ops.json", operations, "application/json")},
+        headers=await bearer(db, "ada", admin=True),
+    )
+    assert response.status_code == 400
+    assert response.text == "the multipart 'operations' part must be a form field, not a file"
