@@ -1,7 +1,6 @@
 """The `photosurvey` commands not covered with their domain: bad arguments and bad places."""
 
 import asyncio
-import json
 import subprocess
 from pathlib import Path
 
@@ -118,7 +117,10 @@ async def test_prelabel_refuses_a_model_that_cannot_predict_and_labels_nothing(
 
 @pytest.mark.usefixtures("cli_env")
 async def test_prelabel_labels_what_the_model_can_and_exits_1_naming_how_many_it_failed(
-    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for colour in ((127, 127, 127), (250, 20, 20)):
         assert isinstance(await ingest_photo(db, jpeg_bytes(colour=colour), filename="a.jpg",
@@ -136,8 +138,8 @@ async def test_prelabel_labels_what_the_model_can_and_exits_1_naming_how_many_it
         f"photosurvey: model error: this model failed on 1 photos, left 'new' for another "
         f"model: {red['_id']}; the first: the model produced 1 non-finite scores" in err
     )
-    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    assert [(r["message"], r["photos"]) for r in logged if r["level"] == "ERROR"] == [
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [(r.getMessage(), getattr(r, "photos", None)) for r in errors] == [
         ("the model failed on photos; they stay new for another model", [red["_id"]])
     ]
     statuses = sorted([doc["status"] async for doc in db.photos.find()])
