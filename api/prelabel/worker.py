@@ -89,7 +89,7 @@ class Prelabeller:
         first batch."""
         retried = await retry_model_faults(self.db, model=self.labeller.spec.sha256)
         if retried:
-            logger.info("photos another model failed on are tried again", extra={"photos": retried})
+            logger.info("photos another model failed on are tried again", extra={"count": retried})
 
     async def run_batch(self) -> Batch:
         """Claim and pre-label one batch."""
