@@ -14,6 +14,7 @@ from api.photos import records
 from api.photos.images import SMALL_SIDE
 from api.photos.records import PhotoRecord
 from api.photos.signing import signed_photo_url
+from api.prelabel.store import prelabel_problem
 from api.survey.types import PhotoConsensus, Prediction
 
 
@@ -84,6 +85,15 @@ class Photo:
     async def consensus(self, info: Info[Context, None]) -> PhotoConsensus | None:
         state = await info.context.loaders.survey_states.load(str(self.id))
         return PhotoConsensus.from_state(state)
+
+    @strawberry.field(
+        description="Why the model has not labelled the photo: it cannot be read (status "
+        "`unreadable`), or the model failed on it (status `new` until another model file is "
+        "loaded); null otherwise."
+    )
+    async def prelabel_problem(self, info: Info[Context, None]) -> str | None:
+        state = await info.context.loaders.survey_states.load(str(self.id))
+        return prelabel_problem(state)
 
     @strawberry.field(description="The model's predictions for this photo, one per model version.")
     async def predictions(self, info: Info[Context, None]) -> list[Prediction]:

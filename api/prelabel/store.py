@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 
@@ -52,6 +54,17 @@ async def mark_unreadable(db: Database, photo_id: str, *, reason: str, now: date
     """The model could not read the photo: keep it out of the survey, with the reason."""
     fields = {"status": "unreadable", "unreadable_reason": reason, "checked_at": now}
     await db.photos.update_one({"_id": photo_id, "status": "new"}, {"$set": fields})
+
+
+def prelabel_problem(photo: Mapping[str, Any]) -> str | None:
+    """Why the model has not labelled the photo, from the fields `mark_unreadable` and
+    `mark_model_fault` set; None when nothing stands in the way."""
+    if photo.get("status") == "unreadable":
+        return f"the photo cannot be read: {photo.get('unreadable_reason')}"
+    fault = photo.get("model_fault")
+    if photo.get("status") != "new" or fault is None:
+        return None
+    return f"the model {fault['model'][:12]} failed on it: {fault['reason']}"
 
 
 async def mark_model_fault(

@@ -17,7 +17,8 @@ class SurveyLoaders:
     predictions: DataLoader[str, list[Document]]
     """A photo's stored predictions, one per model version."""
     survey_states: DataLoader[str, Document]
-    """A photo's survey fields: answer count, consensus summary, retirement reason."""
+    """A photo's survey fields: answer count, consensus summary, retirement reason, and why
+    the model has not labelled it."""
 
     @classmethod
     def for_request(cls, db: Database) -> SurveyLoaders:

@@ -301,7 +301,14 @@ async def save_prediction(db: Database, prediction: Document) -> None:
 
 
 async def survey_states(db: Database, photo_ids: Sequence[str]) -> dict[str, Document]:
-    fields = {"answer_count": 1, "consensus": 1, "retirement_reason": 1, "status": 1}
+    fields = {
+        "answer_count": 1,
+        "consensus": 1,
+        "retirement_reason": 1,
+        "status": 1,
+        "unreadable_reason": 1,
+        "model_fault": 1,
+    }
     cursor = db.photos.find({"_id": {"$in": list(photo_ids)}}, fields)
     return {doc["_id"]: doc async for doc in cursor}
 
