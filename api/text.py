@@ -25,13 +25,25 @@ def unsafe_character(text: str) -> str | None:
 
 
 def has_lone_surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a lone surrogate in any string, key or value."""
-    if isinstance(value, str):
-        return any(unicodedata.category(c) == "Cs" for c in value)
-    if isinstance(value, dict):
-        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_lone_surrogate(item) for item in value)
+    """Whether a decoded JSON value holds a lone surrogate in any string, key or value.
+
+    It runs on every request body: strings are checked by the UTF-8 encoder (which refuses
+    exactly the surrogates) rather than character by character, and nesting is walked with
+    a list, not recursion (the JSON parser accepts deeper nesting than a recursive walk).
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
     return False
 
 

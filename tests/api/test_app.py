@@ -130,6 +130,10 @@ async def test_the_full_introspection_query_fits_the_bounds(http: httpx.AsyncCli
         (b'{"query": "{ __typename }", "variables": {"k": "a\\ud800"}}', "lone surrogate"),
         (b'{"query": "{ __typename }", "operationName": "\\udfff"}', "lone surrogate"),
         (b'{"query": "{ __typename }", "variables": {"ok": "\\ud83d\\ude00"}}', ""),
+        (  # nested deeper than a recursive walk goes, though the JSON parser accepts it
+            b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 900 + b"]" * 900 + b"}}",
+            "",
+        ),
         (b'[{"query": "{ serverInfo { version } }"}]', "Batching is not enabled"),
     ],
 )
