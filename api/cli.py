@@ -19,6 +19,7 @@ from api.auth.store import add_contributor
 from api.connection import open_database
 from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
+from api.errors import TryAgain
 from api.photos import files
 from api.photos.importer import run_import
 from api.photos.pruning import DEFAULT_GRACE_MINUTES, MIN_GRACE_MINUTES, Pruned, prune_files
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except InferenceError as exc:
         print(f"photosurvey: model error: {exc}", file=sys.stderr)
+        return 1
+    except TryAgain as exc:
+        print(f"photosurvey: {exc.message}", file=sys.stderr)
         return 1
 
 

@@ -4,7 +4,9 @@
     ├── Unauthenticated   no token, or one that matches no contributor
     ├── Forbidden         the contributor's role does not allow the operation
     ├── BadInput          an argument is out of range or malformed
-    └── LimitReached      the caller holds as much as one contributor may (leased tasks)
+    ├── LimitReached      the caller holds as much as one contributor may (leased tasks)
+    └── TryAgain          concurrent writes kept winning; sending the same request again
+                          is safe and finishes it
 
 Outcomes a client is expected to handle in normal use (an expired lease, a replayed key) are
 not errors but members of result unions in the schema.
@@ -38,3 +40,7 @@ class BadInput(ClientError):
 
 class LimitReached(ClientError):
     code = "LIMIT_REACHED"
+
+
+class TryAgain(ClientError):
+    code = "TRY_AGAIN"

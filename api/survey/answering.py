@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from api.database import Database, Document
+from api.errors import TryAgain
 from api.survey import consensus_store, store
 from api.survey.aggregating import ConsensusConfig, aggregate_answer, photo_demand, queue_state
 from api.survey.questions import Answer, Question, invalid_reason
@@ -98,7 +99,10 @@ async def submit_answer(
         if clash is None:
             return await _complete(db, answer, config=config)
         # Same key inserted concurrently: go round and replay it.
-    raise RuntimeError("idempotency key kept clashing")  # pragma: no cover - needs a livelock
+    raise TryAgain(  # pragma: no cover - needs a livelock
+        f"idempotency key {submission.idempotency_key!r} kept clashing with another request "
+        "sending it: send the answer again with the same key"
+    )
 
 
 async def _replay(
@@ -208,4 +212,7 @@ async def _record_on_photo(
             await settle_change(db, before=photo, after=after)
             return need.answers_still_needed
         photo = await _photo_of(db, answer)
-    raise RuntimeError("the photo kept changing under the answer")  # pragma: no cover
+    raise TryAgain(
+        f"other answers kept changing photo {answer['photo_id']} while this one was recorded; "
+        "the answer is stored: send it again with the same idempotencyKey to finish"
+    )

@@ -10,6 +10,7 @@ update the contributor's reliability and never its consensus.
 from __future__ import annotations
 
 from api.database import Database, Document
+from api.errors import TryAgain
 from api.survey import consensus_store, store
 from api.survey.queue import settle_change
 from api.text import UNSAFE, unsafe_character
@@ -41,7 +42,8 @@ async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | No
 
     The label is stored first, so a gold photo always has one: a stop between the two writes
     leaves a photo still in the pool whose answers already grade against the label, and
-    marking it again finishes the job. An answer landing meanwhile only means another try.
+    marking it again finishes the job. An answer landing meanwhile only means another try,
+    and after `_MAX_TRIES` of them `TryAgain`.
     """
     for _ in range(_MAX_TRIES):
         before = await store.find_photo(db, photo_id)
@@ -52,4 +54,7 @@ async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | No
         if photo is not None:
             await settle_change(db, before=before, after=photo)
             return photo
-    raise RuntimeError("the photo kept changing under markGold")  # pragma: no cover
+    raise TryAgain(
+        f"answers kept arriving on photo {photo_id} while it was marked gold; its gold label "
+        "is stored: send markGold again to finish"
+    )

@@ -6,9 +6,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
-from api.database import Database
+from api.database import Database, Document
 from api.settings import Settings
+from api.survey import answering, store
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.store import lease_slots
 from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
@@ -64,3 +66,40 @@ async def test_concurrent_contributors_on_two_instances(settings: Settings, db: 
     assert counts is not None
     available = await db.photos.count_documents({"bucket": {"$ne": None}})
     assert sum(counts["counts"].values()) == available, "bucket counts drifted"
+
+
+async def test_an_answer_outrun_on_its_photo_gives_try_again_and_its_repeat_finishes_it(
+    http: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One try, lost to another contributor's real answer landing between this answer's read
+    # of the photo and its write: the answer is stored, and repeating its key records it.
+    monkeypatch.setattr(answering, "_MAX_RETRIES", 1)
+    (photo_id,) = await add_open_photos(db, [0.3])
+    first, second = await token_for(db), await token_for(db)
+    tasks = [(await graphql(http, NEXT_TASKS, t, count=1))["data"]["nextTasks"][0]
+             for t in (first, second)]  # fmt: skip
+    payloads = [{"leaseId": task["leaseId"], "answer": answer_for(task), "idempotencyKey": "k"}
+                for task in tasks]  # fmt: skip
+    record, overtaken = store.record_answer, []
+
+    async def overtake(db: Database, photo: Document, **kwargs: Any) -> Document | None:
+        if not overtaken:  # the first call only (the overtaking answer's own comes through)
+            overtaken.append(None)
+            overtaken[0] = await graphql(http, SUBMIT, second, input=payloads[1])
+        return await record(db, photo, **kwargs)
+
+    monkeypatch.setattr(store, "record_answer", overtake)
+    busy = await graphql(http, SUBMIT, first, input=payloads[0])
+
+    assert overtaken[0]["data"]["submitAnswer"]["__typename"] == "AnswerAccepted"
+    assert busy["errors"][0]["extensions"]["code"] == "TRY_AGAIN"
+    assert "send it again with the same idempotencyKey" in busy["errors"][0]["message"]
+    assert await db.answers.count_documents({"photo_id": photo_id}) == 2
+    assert len((await db.photos.find_one({"_id": photo_id}) or {})["answerers"]) == 1
+
+    again = await graphql(http, SUBMIT, first, input=payloads[0])
+    assert again["data"]["submitAnswer"]["__typename"] == "AnswerAccepted"
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert (photo["answer_count"], len(photo["answerers"])) == (2, 2)
+    assert await db.answers.count_documents({"photo_id": photo_id}) == 2

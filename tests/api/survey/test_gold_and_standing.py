@@ -7,7 +7,7 @@ import pytest
 
 from api.database import Database, Document
 from api.settings import Settings
-from api.survey import consensus_store, store
+from api.survey import consensus_store, gold, store
 from api.survey.aggregating import ConsensusConfig
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.reestimation import (
@@ -96,6 +96,41 @@ async def test_an_answer_arriving_while_a_photo_is_marked_gold_does_not_refuse_i
     assert photo is not None
     assert (photo["status"], photo["answer_count"]) == ("gold", 1)
     assert (await consensus_store.read_photo_state(db, photo_id)).gold_label == "n1"
+
+
+async def test_answers_winning_every_try_of_mark_gold_give_try_again_and_a_repeat_finishes(
+    http: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two tries, each lost to a real answer landing between markGold's read and its write.
+    monkeypatch.setattr(gold, "_MAX_TRIES", 2)
+    (photo_id,) = await add_open_photos(db, [0.3])
+    admin = await token_for(db, role="admin")
+    set_gold, answered = store.mark_gold, []
+
+    async def answer_first(db: Database, photo: Document) -> Document | None:
+        if len(answered) < 2:
+            token = await token_for(db)
+            (task,) = (await graphql(http, NEXT_TASKS, token, count=1))["data"]["nextTasks"]
+            payload = {"leaseId": task["leaseId"], "answer": {"choose": {"labelId": "n0"}},
+                       "idempotencyKey": "k"}  # fmt: skip
+            answered.append(await graphql(http, SUBMIT, token, input=payload))
+        return await set_gold(db, photo)
+
+    monkeypatch.setattr(store, "mark_gold", answer_first)
+    busy = await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1")
+
+    assert [a["data"]["submitAnswer"]["__typename"] for a in answered] == ["AnswerAccepted"] * 2
+    assert busy["data"] is None
+    assert busy["errors"][0]["extensions"]["code"] == "TRY_AGAIN"
+    assert f"answers kept arriving on photo {photo_id}" in busy["errors"][0]["message"]
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert (photo["status"], photo["answer_count"]) == ("open", 2)
+    assert (await consensus_store.read_photo_state(db, photo_id)).gold_label == "n1"
+
+    again = await graphql(http, MARK_GOLD, admin, photo=photo_id, label="n1")
+    assert again["data"]["markGold"]["__typename"] == "GoldMarked"
+    assert (await db.photos.find_one({"_id": photo_id}) or {})["status"] == "gold"
 
 
 @pytest.mark.parametrize(
