@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 
+from api import counters
 from api.database import CollectionIndexes, Database, Document
 
 # New photos by the model that failed on them (none: still to do): the claims, the re-queue
@@ -53,7 +54,9 @@ def _unclaimed(doc: Document, now: datetime) -> bool:
 async def mark_unreadable(db: Database, photo_id: str, *, reason: str, now: datetime) -> None:
     """The model could not read the photo: keep it out of the survey, with the reason."""
     fields = {"status": "unreadable", "unreadable_reason": reason, "checked_at": now}
-    await db.photos.update_one({"_id": photo_id, "status": "new"}, {"$set": fields})
+    marked = await db.photos.update_one({"_id": photo_id, "status": "new"}, {"$set": fields})
+    if marked.modified_count:
+        await counters.count(db, unreadable=1)
 
 
 def prelabel_problem(photo: Mapping[str, Any]) -> str | None:
@@ -71,11 +74,15 @@ async def mark_model_fault(
     db: Database, photo_id: str, *, model: str, reason: str, now: datetime
 ) -> None:
     """The model (its SHA-256) gave no usable scores for the photo: not the photo's fault, so
-    it stays ``new``, out of the claims until another model comes (`retry_model_faults`)."""
+    it stays ``new``, out of the claims until another model comes (`retry_model_faults`).
+    Counted once, by the first model to fail on it."""
     fault = {"model": model, "reason": reason, "at": now}
-    await db.photos.update_one(
-        {"_id": photo_id, "status": "new"}, {"$set": {"model_fault": fault, "prelabel_claim": None}}
+    marked = await db.photos.update_one(
+        {"_id": photo_id, "status": "new", "model_fault.model": None},
+        {"$set": {"model_fault": fault, "prelabel_claim": None}},
     )
+    if marked.modified_count:
+        await counters.count(db, model_faulted=1)
 
 
 async def retry_model_faults(db: Database, *, model: str) -> int:
@@ -87,6 +94,8 @@ async def retry_model_faults(db: Database, *, model: str) -> int:
             {"status": "new", "model_fault.model": other}, {"$unset": {"model_fault": ""}}
         )
         retried += done.modified_count
+    if retried:
+        await counters.count(db, model_faulted=-retried)
     return retried
 
 

@@ -179,6 +179,8 @@ def _stats(counts: dict[str, Any]) -> Stats:
     return Stats(
         photos=counts["photos"],
         prelabelled=counts["prelabelled"],
+        unreadable=counts["unreadable"],
+        model_faulted=counts["model_faulted"],
         retired=total,
         retired_by_reason=[
             RetiredCount(reason=reason, photos=retired.get(reason.value, 0))

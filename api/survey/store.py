@@ -195,9 +195,12 @@ async def find_expired_holds(db: Database, *, now: datetime, limit: int) -> list
 
 
 async def open_photo(db: Database, photo_id: str, *, fields: Document) -> Document | None:
-    """Move a ``new`` photo to its first queue state; None if it was not ``new``."""
+    """Move a ``new`` photo to its first queue state; None if it was not ``new``, or a model
+    failed on it meanwhile (a worker whose claim had lapsed): it stays counted as a fault,
+    and comes back with the next model (`retry_model_faults`)."""
     opened = await db.photos.update_one(
-        {"_id": photo_id, "status": "new"}, {"$set": fields, "$inc": {"queue_version": 1}}
+        {"_id": photo_id, "status": "new", "model_fault.model": None},
+        {"$set": fields, "$inc": {"queue_version": 1}},
     )
     return await find_photo(db, photo_id) if opened.modified_count else None
 
@@ -327,6 +330,8 @@ async def read_stats(db: Database) -> dict[str, Any]:
         "photos": doc.get("photos", 0),
         "contributors": doc.get("contributors", 0),
         "prelabelled": doc.get("prelabelled", 0),
+        "unreadable": doc.get("unreadable", 0),
+        "model_faulted": doc.get("model_faulted", 0),
         "retired": {reason: max(int(n), 0) for reason, n in doc.get("retired", {}).items()},
         "retired_answers": doc.get("retired_answers", 0),
         "answers": doc.get("answers", 0),

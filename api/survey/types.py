@@ -266,6 +266,13 @@ class RetiredCount:
 class Stats:
     photos: int = strawberry.field(description="Photos stored.")
     prelabelled: int = strawberry.field(description="Photos the model has pre-labelled.")
+    unreadable: int = strawberry.field(
+        description="Photos the model cannot read: not images, or not usable ones."
+    )
+    model_faulted: int = strawberry.field(
+        description="Photos a model failed on (no usable scores); they wait for another model "
+        "file. `photo.prelabelProblem` says which model and why."
+    )
     retired: int = strawberry.field(description="Photos that take no more answers.")
     retired_by_reason: list[RetiredCount] = strawberry.field(
         description="Retired photos by reason (every reason listed, zeros included)."

@@ -1,13 +1,20 @@
 """The pre-label worker's step on the real model: a photo's own fault against a model's."""
 
+import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bson import ObjectId
 
 from api.database import Database
 from api.photos.ingest import Added, ingest_photo
+from api.prelabel.store import mark_model_fault
 from api.prelabel.worker import Batch, Prelabeller
 from api.settings import Settings
+from api.survey.aggregating import ConsensusConfig
+from api.survey.opening import open_photo
+from api.survey.selection import Policy
+from api.survey.store import read_stats
 from inference import Model
 from tests.api.photos.builders import jpeg_bytes, png_bytes
 from tests.processes import REPO
@@ -37,6 +44,10 @@ async def test_a_photo_that_cannot_be_read_is_unreadable_and_the_others_open(
     assert (batch.claimed, batch.unreadable) == (2, 1)
     statuses = {doc["_id"]: doc["status"] async for doc in db.photos.find({}, {"status": 1})}
     assert statuses == {good: "open", lost: "unreadable"}
+    stats = await read_stats(db)
+    assert (stats["prelabelled"], stats["unreadable"], stats["model_faulted"]) == (1, 1, 0)
+    await prelabeller.run_batch()  # nothing left: counted once
+    assert (await read_stats(db))["unreadable"] == 1
 
 
 async def test_a_model_fault_leaves_the_photo_new_for_another_model_and_the_batch_goes_on(
@@ -56,13 +67,16 @@ async def test_a_model_fault_leaves_the_photo_new_for_another_model_and_the_batc
     assert "prediction" not in stored[red] or not stored[red]["prediction"]
     assert stored[red]["model_fault"]["model"] == model.spec.sha256
     assert "non-finite scores" in stored[red]["model_fault"]["reason"]
+    assert (await read_stats(db))["model_faulted"] == 1
     # The same model, started again, leaves it; another model (the default one) takes it up.
     await prelabeller.retry_model_faults()
     assert (await prelabeller.run_batch()).claimed == 0
     other = Prelabeller.from_settings(db, Model.from_path(REPO / settings.model_path), settings)
     await other.retry_model_faults()
+    assert (await read_stats(db))["model_faulted"] == 0
     assert await other.run_batch() == Batch(claimed=1, unreadable=0, model_faults=0)
     assert (await db.photos.find_one({"_id": red}) or {})["status"] == "open"
+    assert (await read_stats(db))["prelabelled"] == 2
 
 
 async def test_a_model_that_fails_on_every_photo_tries_each_once(
@@ -76,3 +90,38 @@ async def test_a_model_that_fails_on_every_photo_tries_each_once(
     assert (await prelabeller.run_batch()).claimed == 0
     statuses = [doc["status"] async for doc in db.photos.find({"_id": {"$in": photos}})]
     assert statuses == ["new"] * 3
+    assert (await read_stats(db))["model_faulted"] == 3
+
+
+async def test_a_photo_a_model_failed_on_is_not_opened_by_a_late_worker_nor_counted_twice(
+    db: Database, settings: Settings
+) -> None:
+    # Two workers held the same photo (the first one's claim had lapsed). Once one model has
+    # failed on it, the other's label must not open it behind the fault's back, and a second
+    # fault neither replaces the first nor counts again.
+    data = jpeg_bytes(colour=(250, 20, 20))
+    red = await _add(db, data)
+    failing = Prelabeller.from_settings(db, Model.from_path(RED_OVERFLOW), settings)
+    assert (await failing.run_batch()).model_faults == 1
+    late = Model.from_path(REPO / settings.model_path)
+
+    opened = await open_photo(
+        db,
+        red,
+        late.predict(data).to_dict(),
+        policy=Policy.from_settings(settings),
+        config=ConsensusConfig.from_settings(settings),
+        rng=random.Random(0),
+        now=datetime.now(UTC),
+    )
+    await mark_model_fault(db, red, model="another", reason="late", now=datetime.now(UTC))
+
+    assert opened is None
+    stored = await db.photos.find_one({"_id": red})
+    assert stored is not None
+    assert (stored["status"], stored["model_fault"]["model"]) == (
+        "new",
+        failing.labeller.spec.sha256,
+    )
+    stats = await read_stats(db)
+    assert (stats["prelabelled"], stats["model_faulted"]) == (0, 1)

@@ -244,10 +244,11 @@ async def test_retired_photos_leave_the_queue(http: httpx.AsyncClient, db: Datab
             result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
             assert result["__typename"] == "AnswerAccepted"
             answered += 1
-    query = """{ stats { photos prelabelled retired answers queueDepth meanAnswersPerRetired
-                         retiredByReason { reason photos } } }"""
+    query = """{ stats { photos prelabelled unreadable modelFaulted retired answers queueDepth
+                         meanAnswersPerRetired retiredByReason { reason photos } } }"""
     stats = (await graphql(http, query, await token_for(db)))["data"]["stats"]
     assert stats["photos"] == stats["prelabelled"] == stats["retired"] == 2
+    assert stats["unreadable"] == stats["modelFaulted"] == 0
     assert stats["answers"] == answered
     assert stats["queueDepth"] == 0
     assert stats["meanAnswersPerRetired"] == answered / 2
