@@ -226,7 +226,32 @@ async def record_answer(
             "$inc": {"queue_version": 1, "answer_count": 1, "free_slots": freed},
         },
     )
-    return await find_photo(db, doc["_id"]) if recorded.modified_count else None
+    if not recorded.modified_count:
+        return None
+    holds = [hold for hold in doc.get("holds", ()) if hold["lease_id"] != lease_id]
+    return _written(
+        doc,
+        fields | {"answerers": [*doc.get("answerers", ()), contributor_id], "holds": holds},
+        answers=1,
+        freed=freed,
+    )
+
+
+def _written(doc: Document, fields: Document, *, answers: int, freed: int) -> Document:
+    """The photo as a compare-and-set on `doc` (`_unchanged`) just wrote it. Its status,
+    reason and answers are exact, so the retired counts follow each change once, even when
+    another write lands right after; fields another writer may have moved meanwhile (the
+    holds and slots of other leases) are as of `doc`, and ``queue_version`` is then behind,
+    which makes the bucket's compare-and-set read the photo afresh."""
+    return (
+        doc
+        | fields
+        | {
+            "queue_version": doc.get("queue_version", 0) + 1,
+            "answer_count": doc["answer_count"] + answers,
+            "free_slots": doc["free_slots"] + freed,
+        }
+    )
 
 
 # --- leases ----------------------------------------------------------------------------
@@ -360,18 +385,22 @@ async def mark_gold(db: Database, doc: Document) -> Document | None:
 
 
 def _unchanged(doc: Document) -> Document:
-    """A filter matching the photo only while its answers and demand are as in `doc`."""
+    """A filter matching the photo only while its answers, demand and retirement are as in
+    `doc`."""
     return {
         "_id": doc["_id"],
         "answer_count": doc["answer_count"],
         "still_needed": doc["still_needed"],
+        "status": doc["status"],
+        "retirement_reason": doc.get("retirement_reason"),
     }
 
 
 async def rescore(db: Database, doc: Document, *, fields: Document) -> Document | None:
-    """Set a photo's queue state (rescored or marked gold), unless an answer came in."""
+    """Set a photo's queue state (rescored or marked gold), unless an answer came in; the
+    photo as written (`_written`), or None."""
     freed = lease_slots(fields["still_needed"]) - lease_slots(doc["still_needed"])
     rescored = await db.photos.update_one(
         _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
     )
-    return await find_photo(db, doc["_id"]) if rescored.modified_count else None
+    return _written(doc, fields, answers=0, freed=freed) if rescored.modified_count else None

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 
 from api.database import Database, Document
 from api.settings import Settings
@@ -17,6 +18,7 @@ from tests.api.survey.builders import add_open_photos, answer_for, graphql, toke
 from tests.conftest import serve
 
 CONTRIBUTORS = 20
+MARK_GOLD = """mutation($photo: ID!) { markGold(photoId: $photo, labelId: "n0") { __typename } }"""
 CALLS = 50
 
 
@@ -103,3 +105,39 @@ async def test_an_answer_outrun_on_its_photo_gives_try_again_and_its_repeat_fini
     assert photo is not None
     assert (photo["answer_count"], len(photo["answerers"])) == (2, 2)
     assert await db.answers.count_documents({"photo_id": photo_id}) == 2
+
+
+async def test_a_photo_marked_gold_as_its_retiring_answer_lands_is_counted_retired_once(
+    http: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The second YES retires the photo; markGold lands right after that write, before the
+    # answer has settled its counts. Each change must count once: retired, then un-retired.
+    (photo_id,) = await add_open_photos(db, [0.9])  # a VERIFY question
+    tokens = [await token_for(db) for _ in range(2)]
+    admin = await token_for(db, role="admin")
+    tasks = [(await graphql(http, NEXT_TASKS, t, count=1))["data"]["nextTasks"][0]
+             for t in tokens]  # fmt: skip
+    payloads = [{"leaseId": task["leaseId"], "answer": {"verify": "YES"}, "idempotencyKey": "k"}
+                for task in tasks]  # fmt: skip
+    first = await graphql(http, SUBMIT, tokens[0], input=payloads[0])
+    assert first["data"]["submitAnswer"]["__typename"] == "AnswerAccepted"
+    update_one, marked = AsyncCollection.update_one, []
+
+    async def gold_right_after(collection: AsyncCollection[Document], query: Document,
+                               update: Any, **kwargs: Any) -> Any:  # fmt: skip
+        result = await update_one(collection, query, update, **kwargs)
+        retiring = update.get("$set", {}).get("status") == "retired"
+        if collection.name == "photos" and retiring and not marked:
+            marked.append(await graphql(http, MARK_GOLD, admin, photo=photo_id))
+        return result
+
+    monkeypatch.setattr(AsyncCollection, "update_one", gold_right_after)
+    second = await graphql(http, SUBMIT, tokens[1], input=payloads[1])
+    monkeypatch.undo()
+
+    assert second["data"]["submitAnswer"]["__typename"] == "AnswerAccepted"
+    assert marked[0]["data"]["markGold"]["__typename"] == "GoldMarked"
+    assert (await db.photos.find_one({"_id": photo_id}) or {})["status"] == "gold"
+    counts = await db.counters.find_one({"_id": "service"}) or {}
+    assert counts.get("retired", {}).get("CONFIDENT", 0) == 0
+    assert counts.get("retired_answers", 0) == 0
