@@ -7,10 +7,13 @@ processes may apply answers in any order; a full re-estimation `$set`s fresh val
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from api.consensus import ContributorState, ErrorPattern, LabelPrior, PhotoState
 from api.database import Database, Document
@@ -47,13 +50,20 @@ async def set_gold_label(db: Database, photo_id: str, label_id: str) -> None:
 
 
 async def set_photo_log_odds(
-    db: Database, photo_id: str, log_odds: Document, *, answer_count: int
+    db: Database, photo_id: str, log_odds: Document, *, answer_count: int | None
 ) -> bool:
-    """Replace a photo's evidence by a re-estimation's, unless an answer arrived meanwhile."""
-    changed = await db.consensus.update_one(
-        {"_id": photo_id, "answer_count": answer_count}, {"$set": {"log_odds": log_odds}}
-    )  # fmt: skip
-    return changed.modified_count == 1
+    """Replace a photo's evidence by a re-estimation's, unless an answer was counted since
+    `answer_count` was read (None: none was counted yet, as when a stop cut the first one
+    short after its votes were stored; the evidence is then written for the first time)."""
+    counted = {"$exists": False} if answer_count is None else answer_count
+    with contextlib.suppress(DuplicateKeyError):  # counted meanwhile: the upsert collides
+        changed = await db.consensus.update_one(
+            {"_id": photo_id, "answer_count": counted},
+            {"$set": {"log_odds": log_odds}},
+            upsert=True,
+        )
+        return changed.modified_count == 1 or changed.upserted_id is not None
+    return False
 
 
 async def read_contributor_state(db: Database, contributor_id: str) -> ContributorState:

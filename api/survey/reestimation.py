@@ -72,9 +72,11 @@ _LEASE_SECONDS = 600.0
 
 async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     """Re-estimate from every counted answer; returns how many photos were rescored."""
-    # Counted before the votes are read: an answer's votes are stored before it is counted,
-    # so every answer counted here is in the estimate (later ones wait for the next).
+    # Counted, and the photos' evidence read, before the votes are: an answer's votes are
+    # stored before it is counted, so every answer counted here is in the estimate, and a
+    # photo whose count moves after this read keeps its evidence (the next one takes it in).
     answers = await _answer_count(db)
+    photos = {doc["_id"]: doc async for doc in consensus_store.consensus_documents(db)}
     votes = [
         VoteRecord(doc["photo_id"], doc["contributor_id"], vote_of(vote))
         async for doc in consensus_store.answer_votes(db)
@@ -82,7 +84,6 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     ]
     if not votes:
         return 0
-    photos = {doc["_id"]: doc async for doc in consensus_store.consensus_documents(db)}
     gold = {pid: doc["gold_label"] for pid, doc in photos.items() if doc.get("gold_label")}
     model_priors = {
         doc["_id"]: prior
@@ -102,7 +103,7 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     rescored = 0
     for photo_id, log_odds in result.log_odds.items():
         encoded = PhotoState(log_odds=log_odds).to_document()["log_odds"]
-        counted = int(photos[photo_id].get("answer_count", 0))
+        counted = photos.get(photo_id, {}).get("answer_count")
         if await consensus_store.set_photo_log_odds(db, photo_id, encoded, answer_count=counted):
             rescored += await rescore_photo(db, photo_id, config=config, estimates=estimates)
     return rescored
