@@ -60,8 +60,9 @@ async def next_tasks(
     rng: random.Random,
 ) -> list[Task]:
     """Lease up to `count` photos to the contributor (fewer if that would make them hold
-    more than `MAX_HELD_LEASES`): gold photos at the gold rate, random ones at the exploration
-    rate, the rest most needed first. Raises `LimitReached` if they already hold that many."""
+    more than `MAX_HELD_LEASES`, even with several requests at once): gold photos at the
+    gold rate, random ones at the exploration rate, the rest most needed first. Raises
+    `LimitReached` if they already hold that many."""
     held = await store.count_held_leases(db, contributor_id, now=now)
     if held >= MAX_HELD_LEASES:
         raise LimitReached(
@@ -93,7 +94,13 @@ async def next_tasks(
     for task in gold:  # anywhere in the list, as a task the policy chose
         tasks.insert(rng.randrange(len(tasks) + 1), task)
     await store.insert_leases(db, [_lease_document(task, contributor_id, now) for task in tasks])
-    return tasks
+    # Requests sent at once by one contributor each saw room for theirs: past the bound, the
+    # last ones leased give their photos straight back.
+    over = await store.count_held_leases(db, contributor_id, now=now) - MAX_HELD_LEASES
+    kept = len(tasks) - min(max(over, 0), len(tasks))
+    for task in tasks[kept:]:
+        await _end_lease(db, task.lease_id, photo_id=task.photo_id, now=now)
+    return tasks[:kept]
 
 
 async def _gold_tasks(
@@ -207,16 +214,22 @@ async def release_task(
     lease = await store.find_lease(db, lease_id)
     if lease is None or lease["contributor_id"] != contributor_id:
         return NoSuchLease()
-    if lease["state"] == "active":  # expired too: its slot returns before the reaper's turn
-        if await store.set_lease_state(db, lease_id, state="released", expect="active", now=now):
-            photo = await store.drop_hold(db, lease["photo_id"], lease_id=lease_id)
-            await settle_bucket(db, photo)
-        else:  # answered or released meanwhile
-            lease = await store.find_lease(db, lease_id) or lease
+    # An expired lease too: its slot returns before the reaper's turn.
+    active = lease["state"] == "active"
+    if active and not await _end_lease(db, lease_id, photo_id=lease["photo_id"], now=now):
+        lease = await store.find_lease(db, lease_id) or lease  # answered or released meanwhile
     if lease["state"] == "answered":
         return NoSuchLease()
     ended = store.lease_ended_at(lease, now=now)
     return Released() if ended is None else AlreadyEnded(ended)
+
+
+async def _end_lease(db: Database, lease_id: str, *, photo_id: str, now: datetime) -> bool:
+    """Release an active lease and return its photo's slot; False if it was no longer active."""
+    if not await store.set_lease_state(db, lease_id, state="released", expect="active", now=now):
+        return False
+    await settle_bucket(db, await store.drop_hold(db, photo_id, lease_id=lease_id))
+    return True
 
 
 async def reap_expired_holds(db: Database, *, now: datetime) -> int:

@@ -283,6 +283,28 @@ async def test_a_contributor_holds_at_most_forty_leases_at_once(
     assert len(again) == 3  # released, answered and expired leases no longer count
 
 
+async def test_requests_at_once_from_one_contributor_hold_no_more_than_forty_leases(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    await add_open_photos(db, [0.3] * 70)
+    token = await token_for(db)
+    first = (await graphql(http, NEXT_TASKS, token, count=20))["data"]["nextTasks"]
+    first += (await graphql(http, NEXT_TASKS, token, count=10))["data"]["nextTasks"]
+    # Each of the three sees room for its ten when it starts.
+    bodies = await asyncio.gather(*(graphql(http, NEXT_TASKS, token, count=10) for _ in range(3)))
+
+    given = [task for body in bodies for task in body["data"]["nextTasks"]]
+    held = await db.leases.find({"state": "active"}).to_list()
+    assert len(first) == 30
+    assert len(given) <= 10  # none at all if each request counts before the others give back
+    assert {lease["_id"] for lease in held} == {t["leaseId"] for t in first + given}
+    given_back = await db.leases.find({"state": "released"}).to_list()
+    assert given_back  # made, then given back
+    photos = {p["_id"]: p async for p in db.photos.find({}, {"holds": 1, "free_slots": 1})}
+    for lease in given_back:  # their photos' slots are free again
+        assert lease["_id"] not in {h["lease_id"] for h in photos[lease["photo_id"]]["holds"]}
+
+
 async def test_a_busy_contributor_still_gets_the_photos_they_have_not_answered(
     http: httpx.AsyncClient, db: Database
 ) -> None:
