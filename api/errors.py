@@ -44,3 +44,15 @@ class LimitReached(ClientError):
 
 class TryAgain(ClientError):
     code = "TRY_AGAIN"
+
+
+MAX_ID_LENGTH = 128
+"""Longer than any id the service makes (24 to 32 characters); a longer one is refused before
+it reaches the database, which fails on a query of over 16 MB."""
+
+
+def id_argument(name: str, value: str) -> str:
+    """An id argument as a plain string; `BadInput` naming it when it is too long to be one."""
+    if len(value) > MAX_ID_LENGTH:
+        raise BadInput(f"{name} is {len(value)} characters; ids are at most {MAX_ID_LENGTH}")
+    return str(value)

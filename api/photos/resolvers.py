@@ -10,7 +10,7 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import BadInput
+from api.errors import BadInput, id_argument
 from api.photos import store
 from api.photos.images import ACCEPTED
 from api.photos.ingest import Added, Duplicate, IngestResult, ingest_photo
@@ -39,7 +39,7 @@ class PhotoQuery:
     @strawberry.field(description="Admin: a photo by id; null when no photo has it.")
     async def photo(self, info: Info[Context, None], id: strawberry.ID) -> Photo | None:
         await info.context.admin()
-        record = await store.find_photo(info.context.db, str(id))
+        record = await store.find_photo(info.context.db, id_argument("id", id))
         return None if record is None else Photo.from_record(record)
 
     @strawberry.field(

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from api.consensus import RetirementReason
 from api.context import Context
-from api.errors import BadInput
+from api.errors import BadInput, id_argument
 from api.photos.signing import signed_photo_url
 from api.survey import answering, gold, standing, store, tasks
 from api.survey.aggregating import label_name
@@ -112,7 +112,10 @@ class SurveyMutation:
         context = info.context
         caller = await context.contributor()
         released = await tasks.release_task(
-            context.db, str(lease_id), contributor_id=caller.id, now=datetime.now(UTC)
+            context.db,
+            id_argument("leaseId", lease_id),
+            contributor_id=caller.id,
+            now=datetime.now(UTC),
         )
         match released:
             case tasks.Released():
@@ -139,7 +142,7 @@ class SurveyMutation:
             raise BadInput(f"idempotencyKey must be 1-{MAX_IDEMPOTENCY_KEY} characters")
         submission = answering.Submission(
             contributor_id=caller.id,
-            lease_id=str(input.lease_id),
+            lease_id=id_argument("leaseId", input.lease_id),
             answer=_answer(input.answer),
             idempotency_key=key,
         )
@@ -162,7 +165,9 @@ class SurveyMutation:
         problem = gold.label_id_problem(str(label_id))
         if problem is not None:
             raise BadInput(f"labelId: {problem}")
-        photo = await gold.mark_gold(info.context.db, str(photo_id), str(label_id))
+        photo = await gold.mark_gold(
+            info.context.db, id_argument("photoId", photo_id), str(label_id)
+        )
         if photo is None:
             return PhotoNotReady(
                 photo_id=photo_id,

@@ -172,3 +172,31 @@ async def test_a_variable_of_the_wrong_type_is_named_with_what_was_wrong(
     assert message in response.json()["errors"][0]["message"]
     assert not [r for r in caplog.records if r.levelname == "ERROR"], "logged as a fault"
     assert await db.answers.count_documents({}) == 0
+
+
+ID_OPERATIONS = {
+    "releaseTask": ("mutation($id: ID!) { releaseTask(leaseId: $id) { __typename } }", "leaseId"),
+    "submitAnswer": (
+        """mutation($id: ID!) { submitAnswer(input: {leaseId: $id, idempotencyKey: "k",
+           answer: {verify: YES}}) { __typename } }""",
+        "leaseId",
+    ),
+    "markGold": ("""mutation($id: ID!) { markGold(photoId: $id, labelId: "n0") { __typename } }""",
+                 "photoId"),
+    "photo": ("query($id: ID!) { photo(id: $id) { id } }", "id"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("operation", ID_OPERATIONS)
+@pytest.mark.parametrize("length", [129, 17 * 1024 * 1024])  # the database fails at 16 MiB
+async def test_an_id_longer_than_any_id_is_bad_input_and_changes_nothing(
+    http: httpx.AsyncClient, db: Database, operation: str, length: int
+) -> None:
+    (photo_id,) = await add_open_photos(db, [0.9])
+    before = await db.photos.find_one({"_id": photo_id})
+    query, name = ID_OPERATIONS[operation]
+    body = await graphql(http, query, await token_for(db, role="admin"), id="p" * length)
+    assert _error_code(body) == "BAD_USER_INPUT"
+    assert f"{name} is {length} characters; ids are at most 128" in body["errors"][0]["message"]
+    assert await db.photos.find_one({"_id": photo_id}) == before
+    assert await db.answers.count_documents({}) == await db.leases.count_documents({}) == 0
