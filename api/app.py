@@ -33,7 +33,7 @@ from api.connection import open_database
 from api.context import Context
 from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
 from api.embedded import EmbeddedDatabaseError
-from api.limits import BodySizeLimitMiddleware
+from api.limits import BodySizeLimitMiddleware, json_problem
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
 from api.photos import files as photo_files
@@ -52,7 +52,6 @@ from api.survey.background import run_lease_reaper
 from api.survey.loaders import SurveyLoaders
 from api.survey.reestimation import run_reestimation
 from api.survey.selection import Policy
-from api.text import has_lone_surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +125,9 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             raise  # strawberry's own 400
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise HTTPException(400, f"the request's JSON cannot be read: {exc}") from exc
-        if has_lone_surrogate(decoded):  # no database or log can hold one
-            raise HTTPException(
-                400,
-                "the request's JSON holds a lone surrogate (a \\ud800-\\udfff escape "
-                "without its pair); send valid Unicode",
-            )
+        problem = json_problem(decoded)
+        if problem is not None:
+            raise HTTPException(400, problem)
         return decoded
 
     async def parse_http_body(
@@ -275,7 +271,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes),
+            Middleware(BodySizeLimitMiddleware, max_upload_bytes=settings.max_upload_bytes),
         ],
         lifespan=lambda app: _lifespan(app, runtime),
     )

@@ -1,16 +1,31 @@
-"""A cap on request body size, as pure ASGI middleware.
+"""Limits on what one request may make the service read: its body's size, and the shape
+of its JSON.
 
-Starlette reads a body of any size (a multipart upload is spooled to disk). This middleware
-refuses one whose ``Content-Length`` is over the cap before reading it, and counts the bytes
-as they arrive otherwise: the header may be absent (chunked transfer) or lie. Past the cap
-the request is cut off and answered 413 with a JSON message.
+Starlette reads a body of any size (a multipart upload is spooled to disk). The middleware
+here refuses one whose ``Content-Length`` is over the cap before reading it, and counts the
+bytes as they arrive otherwise: the header may be absent (chunked transfer) or lie. Past the
+cap the request is cut off and answered 413 with a JSON message. Uploads (multipart) may be
+as large as PHOTOSURVEY_MAX_UPLOAD_BYTES; any other request at most `MAX_REQUEST_BYTES`.
+
+A decoded JSON body is then walked once (`json_problem`) before strawberry sees it: the
+parser, strawberry's conversion of variables and the checks after it all run on the event
+loop, so a body of millions of small items would hold every other request (20 MB of one-
+letter tags: 9 s).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_REQUEST_BYTES = 1024 * 1024
+"""The body of a request that is not an upload: a GraphQL query is at most 100,000
+characters (`api.schema`), and no operation's variables come near the rest."""
+MAX_JSON_ITEMS = 1000
+"""Entries in one JSON list or object: no operation takes more than 20 (the tags of a
+DESCRIBE answer)."""
 
 
 class _BodyTooLarge(Exception):
@@ -18,17 +33,18 @@ class _BodyTooLarge(Exception):
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_upload_bytes: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+        limit, what = self._limit(scope)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, limit, what)
             return
         received = 0
         started = False
@@ -38,7 +54,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -52,34 +68,70 @@ class BodySizeLimitMiddleware:
         except _BodyTooLarge:
             if started:  # too late for a 413; the connection is cut instead
                 raise
-            await self._refuse(send)
+            await _refuse(send, limit, what)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": f"the request body is larger than the limit of {self.max_bytes:,} "
-                "bytes (PHOTOSURVEY_MAX_UPLOAD_BYTES)"
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The cap for this request, and what it is called in the refusal."""
+        content_type = (_header(scope, b"content-type") or "").lower()
+        if content_type.startswith("multipart/form-data"):
+            return self.max_upload_bytes, "for an upload (PHOTOSURVEY_MAX_UPLOAD_BYTES)"
+        return min(MAX_REQUEST_BYTES, self.max_upload_bytes), "for a request that is not an upload"
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
+async def _refuse(send: Send, limit: int, what: str) -> None:
+    body = json.dumps(
+        {"error": f"the request body is larger than the limit of {limit:,} bytes {what}"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def json_problem(value: Any) -> str | None:
+    """What makes a decoded JSON request unfit to go further, or None.
+
+    A lone surrogate: no database or log can hold one. A list or object of more than
+    `MAX_JSON_ITEMS` entries. Strings are checked by the UTF-8 encoder (which refuses exactly
+    the surrogates) rather than character by character, and nesting is walked with a list,
+    not recursion (the JSON parser accepts deeper nesting than a recursive walk).
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
             try:
-                return int(value)
-            except ValueError:
-                return None
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return (
+                    "the request's JSON holds a lone surrogate (a \\ud800-\\udfff escape "
+                    "without its pair); send valid Unicode"
+                )
+        elif isinstance(item, dict | list):
+            if len(item) > MAX_JSON_ITEMS:
+                kind = "an object" if isinstance(item, dict) else "a list"
+                return (
+                    f"the request's JSON holds {kind} of {len(item):,} entries; "
+                    f"at most {MAX_JSON_ITEMS:,}"
+                )
+            if isinstance(item, dict):
+                pending += item.keys()
+                pending += item.values()
+            else:
+                pending += item
     return None

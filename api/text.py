@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
 # Bidirectional controls reorder how text is shown: a right-to-left override makes
 # "gpj.exe" read as "exe.jpg".
@@ -22,29 +21,6 @@ def unsafe_character(text: str) -> str | None:
         (c for c in text if unicodedata.category(c) in _UNSAFE_CATEGORIES or c in _BIDI_CONTROLS),
         None,
     )
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a lone surrogate in any string, key or value.
-
-    It runs on every request body: strings are checked by the UTF-8 encoder (which refuses
-    exactly the surrogates) rather than character by character, and nesting is walked with
-    a list, not recursion (the JSON parser accepts deeper nesting than a recursive walk).
-    """
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            pending += item.keys()
-            pending += item.values()
-        elif isinstance(item, list):
-            pending += item
-    return False
 
 
 def quoted(text: str, *, limit: int = 60) -> str:

@@ -135,6 +135,17 @@ async def test_the_full_introspection_query_fits_the_bounds(http: httpx.AsyncCli
             "",
         ),
         (b'[{"query": "{ serverInfo { version } }"}]', "Batching is not enabled"),
+        (  # strawberry converts variables on the event loop: millions of items would stall it
+            b'{"query": "{ __typename }", "variables": {"tags": [' + b'"a",' * 1000 + b'"a"]}}',
+            "holds a list of 1,001 entries; at most 1,000",
+        ),
+        (
+            b'{"query": "{ __typename }", "variables": {'
+            + b",".join(b'"k%d": 1' % n for n in range(1001))
+            + b"}}",
+            "holds an object of 1,001 entries; at most 1,000",
+        ),
+        (b'{"query": "{ __typename }", "variables": {"tags": [' + b'"a",' * 999 + b'"a"]}}', ""),
     ],
 )
 async def test_a_body_that_is_not_a_graphql_request_is_a_400(
@@ -145,6 +156,23 @@ async def test_a_body_that_is_not_a_graphql_request_is_a_400(
     )
     assert response.status_code == (400 if message else 200)  # a surrogate pair is fine
     assert message in response.text
+
+
+async def test_a_request_that_is_not_an_upload_is_capped_at_one_mebibyte(
+    http: httpx.AsyncClient,
+) -> None:
+    # Refused before it is read, with or without a token: uploads alone may be larger.
+    padding = " " * (1024 * 1024)
+    response = await http.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }' + padding.encode() + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == (
+        "the request body is larger than the limit of 1,048,576 bytes for a request that is "
+        "not an upload"
+    )
 
 
 TWO_OPERATIONS = "query A { serverInfo { version } } mutation B { __typename }"

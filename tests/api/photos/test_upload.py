@@ -137,6 +137,15 @@ async def test_an_upload_under_the_limit_is_streamed_through(
     assert response.json()["data"]["addPhoto"]["__typename"] == "PhotoAdded"
 
 
+async def test_an_upload_may_be_larger_than_a_request_that_is_not_one(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    data = noise_png(700, 700)  # incompressible: about 1.5 MB, over the 1 MiB of other requests
+    assert len(data) > 1024 * 1024
+    response = await _upload(http, data, headers=await bearer(db, "ada", admin=True))
+    assert response.json()["data"]["addPhoto"]["__typename"] == "PhotoAdded"
+
+
 @pytest.mark.parametrize("value", ["aGVsbG8=", {"bytes": 1}, None])
 async def test_a_file_sent_as_json_is_bad_input(
     http: httpx.AsyncClient, db: Database, value: object
