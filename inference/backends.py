@@ -24,7 +24,14 @@ from .errors import (
     UnsupportedModelError,
 )
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Interpreter", "delegated_nodes", "open_interpreter"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "Interpreter",
+    "delegated_nodes",
+    "invoke",
+    "open_interpreter",
+]
 
 Backend = Literal["ai-edge-litert", "tflite-runtime"]
 DEFAULT_BACKEND: Backend = "ai-edge-litert"
@@ -79,6 +86,13 @@ def open_interpreter(
         )
     except (ValueError, RuntimeError) as exc:
         raise InvalidModelError(f"the runtime rejected the model: {_first_line(exc)}") from exc
+    try:  # decoded on first use: a tensor name that is not UTF-8 fails here
+        interpreter.get_input_details()
+        interpreter.get_output_details()
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidModelError(
+            f"the runtime cannot describe the model's tensors: {_first_line(exc)}"
+        ) from exc
     _check_fixed_input(interpreter)
     try:
         interpreter.allocate_tensors()
@@ -91,6 +105,15 @@ def open_interpreter(
             ) from exc
         raise InvalidModelError(f"the runtime rejected the model: {_first_line(exc)}") from exc
     return interpreter
+
+
+def invoke(interpreter: Interpreter) -> None:
+    """Run the interpreter on the input set in it. A graph can load and still fail on some
+    inputs only (a lookup past a table's end, say): that is the model's fault."""
+    try:
+        interpreter.invoke()
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidModelError(f"the model failed to run: {_first_line(exc)}") from exc
 
 
 def _check_fixed_input(interpreter: Interpreter) -> None:

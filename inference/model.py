@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,8 +41,23 @@ ImageInput: TypeAlias = (
 )
 
 
+MAX_MODEL_BYTES = 2**31 - 1
+"""A TFLite model is one flatbuffer, whose offsets are signed 32-bit: no larger file is one."""
+
+
 def _read_model(path: Path) -> bytes:
     try:
+        status = path.stat()
+        # Checked before reading: a FIFO would block the read, a device never end it.
+        if not stat.S_ISREG(status.st_mode):
+            raise ModelLoadError(
+                f"model file {str(path)!r} is not a regular file; give the path of a .tflite file"
+            )
+        if status.st_size > MAX_MODEL_BYTES:
+            raise InvalidModelError(
+                f"{path.name} is {status.st_size:,} bytes; a TFLite model is at most "
+                f"{MAX_MODEL_BYTES:,}"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise ModelLoadError(f"cannot read model file {str(path)!r}: {exc}") from exc

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .backends import Interpreter
+from .backends import Interpreter, invoke
 from .preprocess import InputEncoder
 
 __all__ = ["Runner", "RunnerPool"]
@@ -52,13 +52,13 @@ class Runner:
         # The view must be gone before invoke(): the runtime refuses to run while numpy
         # views of its buffers are alive.
         del buffer
-        self._interpreter.invoke()
+        invoke(self._interpreter)
         return self._interpreter.get_tensor(self._output_index)
 
     def run_tensor(self, value: NDArray[Any]) -> NDArray[Any]:
         """The raw output for a ready input tensor (synthetic probes)."""
         self._interpreter.set_tensor(self._input_index, value)
-        self._interpreter.invoke()
+        invoke(self._interpreter)
         return self._interpreter.get_tensor(self._output_index)
 
 

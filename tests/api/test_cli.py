@@ -1,6 +1,7 @@
 """The `photosurvey` commands not covered with their domain: bad arguments and bad places."""
 
 import asyncio
+import os
 import subprocess
 from pathlib import Path
 
@@ -113,6 +114,17 @@ async def test_prelabel_refuses_a_model_that_cannot_predict_and_labels_nothing(
     photo = await db.photos.find_one({"_id": photo_id})
     assert photo is not None
     assert photo["status"] == "new"
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_prelabel_refuses_a_model_path_that_is_a_fifo_instead_of_waiting_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("PHOTOSURVEY_MODEL_PATH", str(fifo))
+    assert main(["prelabel"]) == 1
+    assert f"model error: model file {str(fifo)!r} is not a regular file" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -22,6 +22,7 @@ from tests.processes import REPO
 MODELS = Path(__file__).resolve().parents[1] / "inference" / "models"
 NAN_MODEL = MODELS / "nan_logits.tflite"
 RED_OVERFLOW = MODELS / "red_overflow.tflite"
+BRIGHT_GATHER = MODELS / "bright_gather.tflite"
 
 
 async def _add(db: Database, data: bytes) -> str:
@@ -77,6 +78,22 @@ async def test_a_model_fault_leaves_the_photo_new_for_another_model_and_the_batc
     assert await other.run_batch() == Batch(claimed=1, unreadable=0, model_faults=0)
     assert (await db.photos.find_one({"_id": red}) or {})["status"] == "open"
     assert (await read_stats(db))["prelabelled"] == 2
+
+
+async def test_a_model_that_fails_to_run_on_a_photo_is_a_model_fault_and_the_batch_goes_on(
+    db: Database, settings: Settings
+) -> None:
+    dark = await _add(db, jpeg_bytes(colour=(60, 60, 60)))
+    white = await _add(db, jpeg_bytes(colour=(255, 255, 255)))
+    model = Model.from_path(BRIGHT_GATHER)  # the runtime refuses to run it on bright pixels
+    prelabeller = Prelabeller.from_settings(db, model, settings)
+
+    assert await prelabeller.run_batch() == Batch(claimed=2, unreadable=0, model_faults=1)
+
+    stored = {doc["_id"]: doc async for doc in db.photos.find()}
+    assert stored[dark]["status"] == "open"
+    assert stored[white]["status"] == "new"
+    assert "the model failed to run: gather index out of" in stored[white]["model_fault"]["reason"]
 
 
 async def test_a_model_that_fails_on_every_photo_tries_each_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import threading
@@ -247,6 +248,52 @@ def test_truncated_tiny_model_is_invalid(tmp_path: Path) -> None:
 def test_missing_model_file(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="cannot read"):
         Model.from_path(tmp_path / "nope.tflite")
+
+
+@pytest.mark.parametrize(
+    ("stem", "edits", "message"),
+    [  # one-byte corruptions that still load: a tensor name that is not UTF-8, a lost input
+        ("uint8_probs", {472: 0xF0}, "cannot describe the model's tensors: 'utf-8' codec"),
+        ("int8_logits", {574: 0x00, 576: 0x80}, "failed to run: Input tensor 1 lacks data"),
+    ],
+)
+def test_a_corrupted_model_that_the_runtime_fails_on_is_invalid(
+    tmp_path: Path, stem: str, edits: dict[int, int], message: str
+) -> None:
+    data = bytearray(tiny_model(stem).read_bytes())
+    for offset, value in edits.items():
+        data[offset] = value
+    labels = tiny_model(stem).with_suffix(".labels.txt")
+    with pytest.raises(InvalidModelError, match=re.escape(message)):
+        Model.from_path(_write(tmp_path, bytes(data)), labels=labels)
+
+
+def test_a_model_that_fails_to_run_on_some_photos_fails_on_those_only() -> None:
+    model = Model.from_path(tiny_model("bright_gather"))  # fails on pixel values >= 250
+    assert model.predict(solid((100, 100, 100), (8, 8))).top_k
+    with pytest.raises(InvalidModelError, match="the model failed to run: gather index out of"):
+        model.predict(solid((255, 255, 255), (8, 8)))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_model_path_that_is_not_a_regular_file_is_refused_without_reading(
+    tmp_path: Path, kind: str
+) -> None:
+    path = {"fifo": tmp_path / "m.tflite", "device": Path("/dev/zero"), "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block until a writer comes
+    with pytest.raises(ModelLoadError, match=r"is not a regular file; give the path of a \.tflite"):
+        Model.from_path(path)
+
+
+def test_a_model_file_larger_than_any_flatbuffer_is_refused_without_reading(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "huge.tflite"
+    with path.open("wb") as file:
+        file.truncate(2**31)  # sparse: no disk used
+    with pytest.raises(InvalidModelError, match="2,147,483,648 bytes; a TFLite model is at most"):
+        Model.from_path(path)
 
 
 def test_model_whose_input_is_not_an_image() -> None:

@@ -96,7 +96,13 @@ def _tensor(builder: flatbuffers.Builder, tensor: TensorDef, buffer_index: int) 
 def _operator(builder: flatbuffers.Builder, opcode_index: int, opcode: int, io_: tuple) -> int:
     inputs = _int_vector(builder, io_[0])
     outputs = _int_vector(builder, io_[1])
-    if opcode == BuiltinOperator.MEAN:
+    if opcode == BuiltinOperator.GATHER:
+        tflite.GatherOptionsStart(builder)
+        tflite.GatherOptionsAddAxis(builder, 0)
+        options, options_type = tflite.GatherOptionsEnd(builder), BuiltinOptions.GatherOptions
+    elif opcode in (BuiltinOperator.CAST, BuiltinOperator.RESHAPE):
+        options, options_type = None, BuiltinOptions.NONE  # both read all they need from tensors
+    elif opcode == BuiltinOperator.MEAN:
         tflite.ReducerOptionsStart(builder)
         tflite.ReducerOptionsAddKeepDims(builder, False)
         options, options_type = tflite.ReducerOptionsEnd(builder), BuiltinOptions.ReducerOptions
@@ -114,8 +120,9 @@ def _operator(builder: flatbuffers.Builder, opcode_index: int, opcode: int, io_:
     tflite.OperatorAddOpcodeIndex(builder, opcode_index)
     tflite.OperatorAddInputs(builder, inputs)
     tflite.OperatorAddOutputs(builder, outputs)
-    tflite.OperatorAddBuiltinOptionsType(builder, options_type)
-    tflite.OperatorAddBuiltinOptions(builder, options)
+    if options is not None:
+        tflite.OperatorAddBuiltinOptionsType(builder, options_type)
+        tflite.OperatorAddBuiltinOptions(builder, options)
     return int(tflite.OperatorEnd(builder))
 
 
@@ -300,6 +307,32 @@ def dynamic_input_graph(signature: tuple[int, ...]) -> GraphDef:
     return graph
 
 
+def bright_gather_graph() -> GraphDef:
+    """A 2 x 2 uint8 model that fails to run on bright photos only: it looks each pixel value
+    up in a table of 250 scores (its 12 outputs are the values themselves), and the runtime
+    refuses to run a lookup past the table's end, that is on any value from 250 to 255. The
+    softmax at the end makes the output kind plain from the graph, so loading runs nothing.
+    With scale 1/128 and zero point 127 the input is the pixel itself (see `build_all`)."""
+    shape = (1, 2, 2, 3)
+    table = np.arange(250, dtype="<f4") / 250
+    tensors = [
+        TensorDef("image", shape, TensorType.UINT8, b"", 1 / 128, 127),
+        TensorDef("index", shape, TensorType.INT32),
+        TensorDef("table", (250,), TensorType.FLOAT32, table.tobytes()),
+        TensorDef("looked_up", shape, TensorType.FLOAT32),
+        TensorDef("shape", (2,), TensorType.INT32, np.array([1, 12], "<i4").tobytes()),
+        TensorDef("logits", (1, 12), TensorType.FLOAT32),
+        TensorDef("probabilities", (1, 12), TensorType.FLOAT32),
+    ]
+    ops = [
+        (BuiltinOperator.CAST, [0], [1]),
+        (BuiltinOperator.GATHER, [2, 1], [3]),
+        (BuiltinOperator.RESHAPE, [3, 4], [5]),
+        (BuiltinOperator.SOFTMAX, [5], [6]),
+    ]
+    return GraphDef(tensors, [0], [6], ops)
+
+
 def with_packed_labels(model: bytes, labels: list[str]) -> bytes:
     """Append a zip holding labels.txt, as the TFLite metadata writer packs associated files."""
     archive = io.BytesIO()
@@ -348,6 +381,10 @@ def build_all() -> dict[str, tuple[bytes, str | None]]:
         "red_overflow": (  # breaks on bright or dark red only: an infinite red score
             serialize(float_graph(overflow_weights(8, 8), (1, 8, 8, 3), softmax=False)),
             plain,
+        ),
+        "bright_gather": (  # fails to run on pixel values of 250 or more only
+            serialize(bright_gather_graph()),
+            "".join(f"v{i}\n" for i in range(12)),
         ),
         "not_image": (
             serialize(float_graph(np.eye(3, 16), (1, 16), softmax=False)),
