@@ -157,11 +157,17 @@ def _uri_problem(exc: Exception, uri: str) -> str:
 
 def _data_dir(name: str, raw: str) -> Path:
     path = Path(_text(name, raw))
-    if path.exists() and not path.is_dir():
-        raise SettingsError(f"{name}={raw!r} is a file; give a folder (it is made if missing)")
-    nearest = next(p for p in (path, *path.parents) if p.exists())
-    if not nearest.is_dir():
-        raise SettingsError(f"{name}={raw!r} cannot be made: {nearest} is a file")
+    # A name too long, a folder that may not be searched: the OS's reason, not a traceback.
+    try:
+        if path.exists() and not path.is_dir():
+            raise SettingsError(f"{name}={raw!r} is a file; give a folder (it is made if missing)")
+        nearest = next(p for p in (path, *path.parents) if p.exists())
+        if not nearest.is_dir():
+            raise SettingsError(f"{name}={raw!r} cannot be made: {nearest} is a file")
+    except OSError as exc:
+        raise SettingsError(
+            f"{name}={raw!r} cannot be used as a folder: {exc.strerror or exc}"
+        ) from None
     return path
 
 

@@ -162,3 +162,14 @@ async def test_prelabel_labels_what_the_model_can_and_exits_1_naming_how_many_it
     out, err = capsys.readouterr()
     assert "pre-labelled 0 photos" in out
     assert "this model failed on 1 photos" in err
+
+
+def test_a_data_dir_the_os_refuses_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHOTOSURVEY_DATA_DIR", "/tmp/" + "a" * 300)
+
+    assert main(["contributors", "add", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("photosurvey: configuration error: PHOTOSURVEY_DATA_DIR=")
+    assert err.endswith("cannot be used as a folder: File name too long\n")

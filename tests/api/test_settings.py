@@ -169,3 +169,12 @@ def test_a_host_this_machine_cannot_listen_on_stops_serving_not_the_tools() -> N
     Settings.from_environ(
         {"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_HOST": "localhost"}
     ).check_can_serve()
+
+
+def test_a_data_dir_the_os_refuses_to_look_at_is_refused_with_its_reason(tmp_path: Path) -> None:
+    too_long = tmp_path / ("a" * 300)  # over the 255 bytes a file name may have
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environ({"PHOTOSURVEY_DATA_DIR": str(too_long / "var")})
+    message = str(caught.value)
+    assert message.startswith(f"PHOTOSURVEY_DATA_DIR={str(too_long / 'var')!r} cannot be used")
+    assert message.endswith(": File name too long")
