@@ -11,11 +11,13 @@ import os
 import re
 import socket
 import urllib.parse
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from pymongo import AsyncMongoClient
 from pymongo import common as pymongo_common
 from pymongo.errors import ConfigurationError, PyMongoError
 from pymongo.uri_parser import parse_uri
@@ -37,6 +39,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
 _DECIMAL = re.compile(r"[0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30}")
 _RESERVED_DATABASES = ("admin", "local", "config")
+_TLS_FILE_OPTIONS = ("tlscafile", "tlscertificatekeyfile", "tlscrlfile")
 
 
 class SettingsError(ValueError):
@@ -140,7 +143,35 @@ def _mongodb_uri(name: str, raw: str) -> str:
             raise SettingsError(
                 f"{name} is not a valid MongoDB URI: {_uri_problem(exc, value)}"
             ) from None
+    _check_client(name, value)
     return value
+
+
+def _check_client(name: str, uri: str) -> None:
+    """Build, without connecting, a client for `uri`: the driver reads the TLS files only
+    then, so a CA file that holds no certificate, or a key that does not match its
+    certificate, stops the start here instead of failing the first command that connects."""
+    try:
+        with warnings.catch_warnings():
+            # Unknown options: refused above (mongodb://), or left to the lookup (+srv).
+            warnings.simplefilter("ignore")
+            AsyncMongoClient(uri, connect=False)
+    except OSError as exc:  # ssl.SSLError is one
+        raise SettingsError(
+            f"{name} names TLS files the driver cannot use ({_tls_files(uri)}): {exc}"
+        ) from None
+    except (ValueError, PyMongoError) as exc:
+        raise SettingsError(f"{name} is not a usable MongoDB URI: {exc}") from None
+
+
+def _tls_files(uri: str) -> str:
+    """The URI's file options, as written (never the URI itself: it may hold a password)."""
+    files = [
+        f"{option}={value!r}"
+        for option, value in urllib.parse.parse_qsl(urllib.parse.urlsplit(uri).query)
+        if option.lower() in _TLS_FILE_OPTIONS
+    ]
+    return ", ".join(files) or "none named"
 
 
 def _uri_problem(exc: Exception, uri: str) -> str:

@@ -173,3 +173,17 @@ def test_a_data_dir_the_os_refuses_is_a_configuration_error(
     err = capsys.readouterr().err
     assert err.startswith("photosurvey: configuration error: PHOTOSURVEY_DATA_DIR=")
     assert err.endswith("cannot be used as a folder: File name too long\n")
+
+
+def test_a_tls_file_the_driver_cannot_use_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    monkeypatch.setenv("PHOTOSURVEY_MONGODB_URI", f"mongodb://db/?tls=true&tlsCAFile={not_pem}")
+
+    assert main(["contributors", "add", "x"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "photosurvey: configuration error: PHOTOSURVEY_MONGODB_URI names TLS files the driver "
+        f"cannot use (tlsCAFile={str(not_pem)!r}): [X509: NO_CERTIFICATE_OR_CRL_FOUND]"
+    )

@@ -93,6 +93,30 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(variable: str, value: 
     assert "Traceback" not in result.stderr
 
 
+def test_a_tls_file_the_driver_cannot_use_stops_start_up_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    result = subprocess.run(
+        [PHOTOSURVEY, "serve"],
+        env=photosurvey_environment(
+            PHOTOSURVEY_MONGODB_URI=f"mongodb://db.invalid/?tls=true&tlsCAFile={not_pem}",
+            PHOTOSURVEY_ENV="dev",
+            PHOTOSURVEY_DATA_DIR=str(tmp_path / "var"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "photosurvey: configuration error: PHOTOSURVEY_MONGODB_URI names TLS files the driver "
+        f"cannot use (tlsCAFile={str(not_pem)!r}): [X509: NO_CERTIFICATE_OR_CRL_FOUND]"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_data_folder_in_use_stops_start_up_with_one_line(tmp_path: Path) -> None:
     running = EmbeddedDatabase.start(tmp_path / "db")  # as if another service ran on it
     try:

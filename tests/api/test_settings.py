@@ -178,3 +178,26 @@ def test_a_data_dir_the_os_refuses_to_look_at_is_refused_with_its_reason(tmp_pat
     message = str(caught.value)
     assert message.startswith(f"PHOTOSURVEY_DATA_DIR={str(too_long / 'var')!r} cannot be used")
     assert message.endswith(": File name too long")
+
+
+@pytest.mark.parametrize(
+    ("uri", "option"),
+    [
+        ("mongodb://db/?tls=true&tlsCAFile={}", "tlsCAFile"),
+        ("mongodb://db/?tls=true&tlsCRLFile={}", "tlsCRLFile"),
+        ("mongodb+srv://db.example.com/?tlsCAFile={}", "tlsCAFile"),  # not looked up here
+    ],
+)
+def test_a_tls_file_the_driver_cannot_use_is_refused_naming_it(
+    tmp_path: Path, uri: str, option: str
+) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("root:x:0:0:root:/root:/bin/sh\n")
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_environ({"PHOTOSURVEY_MONGODB_URI": uri.format(not_pem)})
+    message = str(caught.value)
+    assert message.startswith(
+        "PHOTOSURVEY_MONGODB_URI names TLS files the driver cannot use "
+        f"({option}={str(not_pem)!r}): "
+    )
+    assert "NO_CERTIFICATE_OR_CRL_FOUND" in message
