@@ -204,12 +204,16 @@ def _data_dir(name: str, raw: str) -> Path:
 
 def _db_name(name: str, raw: str) -> str:
     value = _text(name, raw)
-    # MongoDB's own rules for database names on Unix, and no control characters.
+    # MongoDB's own rules for database names on Unix, and no control characters. Its limit
+    # is in bytes: 63 letters such as "é" take 126.
     bad = set('/\\. "$') & set(value) or any(not c.isprintable() for c in value)
-    if bad or len(value) > 63:
+    size = len(value.encode("utf-8", "surrogateescape"))  # as the OS gave it
+    if bad or size > 63:
+        too_long = f" (it is {size} bytes)" if size > 63 else ""
         raise SettingsError(
-            f"{name}={raw!r} is not a valid database name; use at most 63 printable "
-            'characters without any of / \\ . " $ or spaces'
+            f"{name}={raw!r} is not a valid database name{too_long}; use at most 63 bytes in "
+            "UTF-8 (a character outside ASCII takes 2-4) of printable characters without any "
+            'of / \\ . " $ or spaces'
         )
     if value in _RESERVED_DATABASES:
         raise SettingsError(

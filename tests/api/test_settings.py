@@ -104,7 +104,8 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?replicaSett=rs0", "Unknown option: replicaSett"),
         ("PHOTOSURVEY_MONGODB_URI", "mongodb://db/?tls=true&tlsCAFile=/no.pem", "not readable"),
         ("PHOTOSURVEY_DB_NAME", "my.db", "not a valid database name"),
-        ("PHOTOSURVEY_DB_NAME", "x" * 64, "at most 63"),
+        ("PHOTOSURVEY_DB_NAME", "x" * 64, "(it is 64 bytes); use at most 63 bytes in UTF-8"),
+        ("PHOTOSURVEY_DB_NAME", "\u00e9" * 63, "(it is 126 bytes); use at most 63 bytes"),
         ("PHOTOSURVEY_DB_NAME", "admin", "MongoDB's own databases"),
         ("PHOTOSURVEY_DB_NAME", "survey\x07", "printable"),
         ("PHOTOSURVEY_PORT", "8_000", "not a whole number"),
@@ -201,3 +202,8 @@ def test_a_tls_file_the_driver_cannot_use_is_refused_naming_it(
         f"({option}={str(not_pem)!r}): "
     )
     assert "NO_CERTIFICATE_OR_CRL_FOUND" in message
+
+
+@pytest.mark.parametrize("name", ["x" * 63, "\u00e9" * 31 + "x"])  # 63 bytes in UTF-8
+def test_a_database_name_of_63_bytes_is_accepted(name: str) -> None:
+    assert Settings.from_environ({"PHOTOSURVEY_DB_NAME": name}).db_name == name
