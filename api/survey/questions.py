@@ -79,13 +79,14 @@ class Answer:
     """CHOOSE: a candidate's label id; None with `none_of_these`."""
     none_of_these: bool = False
     tags: tuple[str, ...] = ()
+    """DESCRIBE: the tags as sent, checked as sent; stored normalised (`normalise_tags`)."""
 
     def to_document(self) -> dict[str, Any]:
         if self.verdict is not None:
             return {"verify": self.verdict.value}
         if self.choice is not None or self.none_of_these:
             return {"choose": self.choice}
-        return {"describe": list(self.tags)}
+        return {"describe": list(normalise_tags(self.tags))}
 
 
 def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
@@ -121,14 +122,17 @@ def _kind_of(answer: Answer) -> QuestionKind:
     return QuestionKind.DESCRIBE
 
 
-def _tags_problem(tags: Sequence[str]) -> str | None:
-    if not tags:
-        return "give at least one non-empty tag"
-    if len(tags) > MAX_TAGS:
-        return f"{len(tags)} tags given; at most {MAX_TAGS} are accepted"
-    long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
+def _tags_problem(sent: Sequence[str]) -> str | None:
+    # Counted and measured as sent: de-duplication would let any number through, and
+    # lower-casing lengthens some tags ("İ" becomes two characters).
+    if len(sent) > MAX_TAGS:
+        return f"{len(sent)} tags given; at most {MAX_TAGS} are accepted"
+    long = [tag for tag in sent if len(tag) > MAX_TAG_LENGTH]
     if long:
         return f"tags are at most {MAX_TAG_LENGTH} characters; {long[0][:20]!r}... is longer"
+    tags = normalise_tags(sent)
+    if not tags:
+        return "give at least one non-empty tag"
     unsafe = [tag for tag in tags if unsafe_character(tag) is not None]
     if unsafe:
         return f"tags must not contain {UNSAFE}; {unsafe[0][:20]!r} does"

@@ -15,7 +15,7 @@ from api.errors import BadInput, id_argument
 from api.photos.signing import signed_photo_url
 from api.survey import answering, gold, standing, store, tasks
 from api.survey.aggregating import label_name
-from api.survey.questions import Answer, QuestionKind, normalise_tags
+from api.survey.questions import Answer, QuestionKind
 from api.survey.types import (
     AnswerInput,
     ContributorView,
@@ -211,7 +211,7 @@ def _answer(given: AnswerInput) -> Answer:
             return Answer(none_of_these=True)
         return Answer(choice=str(label_id))
     assert given.describe  # @oneOf guarantees exactly one member
-    return Answer(tags=normalise_tags(given.describe.tags))
+    return Answer(tags=tuple(given.describe.tags))
 
 
 _PROMPTS = {

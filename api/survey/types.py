@@ -82,7 +82,7 @@ class ChoiceInput:
 @strawberry.input(description="A DESCRIBE answer.")
 class DescribeInput:
     tags: list[str] = strawberry.field(
-        description="Free-text tags, 1-20 of at most 64 characters; normalised on arrival."
+        description="Free-text tags, 1-20 of at most 64 characters as sent; normalised."
     )
 
 

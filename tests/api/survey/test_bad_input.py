@@ -10,6 +10,8 @@ from api.database import Database
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from tests.api.survey.builders import add_open_photos, answer_for, graphql, token_for
 
+DOTTED_I = "\u0130"  # "İ": lower-cased, it becomes two characters
+
 
 def _error_code(body: dict[str, Any]) -> str:
     code: str = body["errors"][0]["extensions"]["code"]
@@ -76,6 +78,8 @@ async def _leased_task(
         (0.05, {"describe": {"tags": ["\u200b", "\u0301\u0301"]}}, "at least one non-empty tag"),
         (0.05, {"describe": {"tags": ["x" * 65]}}, "at most 64 characters"),
         (0.05, {"describe": {"tags": [f"t{i}" for i in range(21)]}}, "at most 20 are accepted"),
+        (0.05, {"describe": {"tags": ["cat"] * 10000}}, "10000 tags given; at most 20"),
+        (0.05, {"describe": {"tags": [DOTTED_I * 65]}}, f"{DOTTED_I * 20!r}... is longer"),
         (0.05, {"describe": {"tags": ["cat\x00dog"]}}, "must not contain control characters"),
     ],
 )
@@ -88,6 +92,19 @@ async def test_an_answer_that_does_not_fit_is_invalid(
     assert result["__typename"] == "InvalidAnswer"
     assert reason in result["reason"]
     assert await db.answers.count_documents({}) == 0
+
+
+async def test_a_tag_is_measured_as_sent_not_as_lower_cased(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    token, task = await _leased_task(http, db, 0.05)
+    answer = {"describe": {"tags": [DOTTED_I * 64]}}  # 64 characters; 128 lower-cased
+    payload = {"leaseId": task["leaseId"], "answer": answer, "idempotencyKey": "k"}
+    result = (await graphql(http, SUBMIT, token, input=payload))["data"]["submitAnswer"]
+    assert result["__typename"] == "AnswerAccepted"
+    stored = await db.answers.find_one({"_id": result["answerId"]})
+    assert stored is not None
+    assert stored["value"] == {"describe": [DOTTED_I.lower() * 64]}
 
 
 async def test_two_answer_kinds_at_once_are_refused_by_one_of(

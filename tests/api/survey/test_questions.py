@@ -71,3 +71,16 @@ def test_tags_are_normalised() -> None:
         "golden retriever",
         "dog",
     )
+
+
+def test_tags_are_counted_and_measured_as_sent() -> None:
+    describe = question_for([])
+    dotted = "\u0130" * 64  # "İ": 64 characters, 128 once lower-cased
+    assert invalid_reason(describe, Answer(tags=(dotted,))) is None
+    assert Answer(tags=(dotted, "Cat")).to_document() == {"describe": [dotted.lower(), "cat"]}
+    assert invalid_reason(describe, Answer(tags=("cat",) * 10000)) == (
+        "10000 tags given; at most 20 are accepted"
+    )
+    assert invalid_reason(describe, Answer(tags=("\u0130" * 65,))) == (
+        f"tags are at most 64 characters; {dotted[:20]!r}... is longer"
+    )
