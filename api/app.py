@@ -36,6 +36,7 @@ from api.embedded import EmbeddedDatabaseError
 from api.limits import BodySizeLimitMiddleware, json_problem
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
+from api.multipart import check_map, require_json_part
 from api.photos import files as photo_files
 from api.photos import store as photo_store
 from api.photos.routes import photo_routes
@@ -148,16 +149,15 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         return data
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
-        # strawberry reads a missing part as `{}`, and says only "Unable to parse request body
-        # as JSON" of a part that is not JSON: name the part and what was wrong. (The form is
-        # parsed once: Starlette keeps it for strawberry's own read.)
+        # Name the part and what was wrong (`api.multipart`). The form is parsed once:
+        # Starlette keeps it for strawberry's own read.
         try:
             form = (await request.get_form_data()).form
         except ValueError:
             pass  # not multipart: strawberry's own read below says so
         else:
-            for part in ("operations", "map"):
-                _require_json_part(form.get(part), part)
+            operations = require_json_part(form.get("operations"), "operations")
+            check_map(operations, require_json_part(form.get("map"), "map"), form)
         # strawberry walks `operations` along `map` without checking their shapes: a list
         # where an object belongs raises one of these, which would be a 500.
         try:
@@ -182,22 +182,6 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
         )
-
-
-def _require_json_part(value: object, part: str) -> None:
-    """A GraphQL multipart request's `operations` or `map` part must be there, and JSON."""
-    if value is None:
-        raise HTTPException(
-            400,
-            f"the multipart request has no '{part}' part; it needs 'operations' (the GraphQL "
-            "request) and 'map' (file part names to variable paths), before the files",
-        )
-    if not isinstance(value, str):
-        raise HTTPException(400, f"the multipart '{part}' part must be a form field, not a file")
-    try:
-        json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
 
 
 def _check_document(query: str, *, operation_name: str | None) -> None:
