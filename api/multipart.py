@@ -31,6 +31,10 @@ def require_json_part(value: object, part: str) -> object:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits, deep nesting
+        raise HTTPException(
+            400, f"the multipart '{part}' part cannot be read as JSON: {exc}"
+        ) from exc
 
 
 def check_map(operations: object, file_map: object, form: Mapping[str, object]) -> None:

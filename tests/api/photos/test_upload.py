@@ -197,6 +197,12 @@ async def test_a_file_sent_as_json_is_bad_input(
         ({"operations": '{"query": "{ me { name } }", "variables": {"file": null}}',
           "map": '{"0": ["variables.file"], "x": ["variables.file"]}', "x": "not a file"},
          "the multipart part 'x' named in 'map' is a form field, not a file"),
+        ({"operations": "[" * 100_000, "map": '{"0": ["variables.file"]}'},
+         "the multipart 'operations' part cannot be read as JSON: maximum recursion depth"),
+        ({"operations": '{"query": "{ me { name } }"}', "map": '{"0": ' + "9" * 5000 + "}"},
+         "the multipart 'map' part cannot be read as JSON: Exceeds the limit (4300 digits)"),
+        ({"operations": '{"query": "{ me { name } }"}', "map": "{" + '"a": {' * 100_000},
+         "the multipart 'map' part cannot be read as JSON: maximum recursion depth"),
         ({"operations": "[1]", "map": '{"0": ["variables.file"]}'}, "'operations' must be"),
     ],
 )  # fmt: skip
