@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from ._files import not_a_regular_file
 from .errors import ConfigError
 
 __all__ = ["ModelConfig", "find_config", "sidecar_path"]
@@ -125,6 +126,11 @@ def sidecar_path(model_path: Path) -> Path:
 def read_config(path: Path) -> ModelConfig:
     """Read a sidecar config file."""
     try:
+        kind = not_a_regular_file(path)
+        if kind is not None:
+            raise ConfigError(
+                f"cannot read model config {str(path)!r}: it is {kind}, not a regular file"
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     # ValueError: not UTF-8, not JSON, or an integer of over 4,300 digits.
     except (OSError, ValueError, RecursionError) as exc:
@@ -146,6 +152,6 @@ def find_config(
     if config is not None:
         return read_config(Path(config)), str(config)
     sidecar = sidecar_path(model_path)
-    if sidecar.is_file():
+    if sidecar.exists():  # a folder or FIFO there is refused, not passed over
         return read_config(sidecar), str(sidecar)
     return ModelConfig(), "defaults"

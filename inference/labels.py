@@ -32,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._files import not_a_regular_file
 from .errors import InvalidLabelsError, LabelsNotFoundError
 
 MAX_LINE_LENGTH = 1000
@@ -117,6 +118,11 @@ def _assign_ids(parsed: list[tuple[str | None, str]]) -> tuple[Label, ...]:
 def read_labels(path: str | Path) -> tuple[Label, ...]:
     """Read and parse a labels file."""
     try:
+        kind = not_a_regular_file(Path(path))
+        if kind is not None:
+            raise InvalidLabelsError(
+                f"cannot read labels file {str(path)!r}: it is {kind}, not a regular file"
+            )
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidLabelsError(f"cannot read labels file {str(path)!r}: {exc}") from exc
@@ -159,7 +165,7 @@ def find_labels(
     if labels is not None:
         return read_labels(labels), str(labels)
     sidecar = sidecar_path(model_path)
-    if sidecar.is_file():
+    if sidecar.exists():  # a folder or FIFO there is refused, not passed over
         return read_labels(sidecar), str(sidecar)
     packed = packed_labels_text(model)
     if packed is not None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import importlib.util
 import io
+import os
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -18,10 +22,25 @@ MODELS_DIR = TESTS_DIR / "models"
 REPO_ROOT = TESTS_DIR.parent.parent
 DEFAULT_MODEL = REPO_ROOT / "models" / "efficientnet_lite0_int8.tflite"
 
+T = TypeVar("T")
+
 
 def tiny_model(stem: str) -> Path:
     """Path of a committed tiny model (see models/build_tiny_models.py)."""
     return MODELS_DIR / f"{stem}.tflite"
+
+
+def without_opening_fifo(fifo: Path, call: Callable[[], T]) -> T:
+    """`call()`, which must not open `fifo`. Were it opened, the read would wait for a writer
+    forever: after 10 s the FIFO gets one, so that the call ends, and the test fails."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(call)
+        try:
+            return future.result(timeout=10)
+        except concurrent.futures.TimeoutError:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # frees the blocked reader
+            future.exception(timeout=10)
+            raise AssertionError(f"{fifo} was opened: the read waited for a writer") from None
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:

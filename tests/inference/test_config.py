@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
+from inference_testkit import without_opening_fifo
 
 from inference import ConfigError, ModelConfig
 from inference.config import find_config
@@ -67,6 +71,20 @@ def test_an_integer_too_long_to_read_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "m.config.json").write_text('{"top_k": ' + "9" * 5000 + "}")
     with pytest.raises(ConfigError, match="cannot read model config"):
         find_config(tmp_path / "m.tflite")
+
+
+@pytest.mark.parametrize(("make", "kind"), [(os.mkdir, "a folder"), (os.mkfifo, "a FIFO")])
+def test_a_config_sidecar_that_is_not_a_regular_file_is_refused_not_ignored(
+    tmp_path: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    sidecar = tmp_path / "m.config.json"
+    make(sidecar)
+    for given in (None, sidecar):
+        with pytest.raises(ConfigError) as caught:
+            without_opening_fifo(sidecar, partial(find_config, tmp_path / "m.tflite", given))
+        assert str(caught.value) == (
+            f"cannot read model config {str(sidecar)!r}: it is {kind}, not a regular file"
+        )
 
 
 def test_malformed_json_is_a_config_error(tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
-from inference_testkit import tiny_model
+from inference_testkit import tiny_model, without_opening_fifo
 
 from inference import InvalidLabelsError, Label, LabelsNotFoundError
 from inference.labels import find_labels, packed_labels_text, parse_labels
@@ -85,6 +88,22 @@ def test_no_labels_anywhere_names_the_places_looked(tmp_path: Path) -> None:
     shutil.copy(tiny_model("float_logits"), model)
     with pytest.raises(LabelsNotFoundError, match=r"m\.labels\.txt"):
         find_labels(model, model.read_bytes())
+
+
+@pytest.mark.parametrize(("make", "kind"), [(os.mkdir, "a folder"), (os.mkfifo, "a FIFO")])
+def test_a_labels_sidecar_that_is_not_a_regular_file_is_refused_not_passed_over(
+    tmp_path: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    model = tmp_path / "m.tflite"
+    shutil.copy(tiny_model("packed_labels"), model)  # labels packed in it: not what is used
+    sidecar = tmp_path / "m.labels.txt"
+    make(sidecar)
+    for given in (None, sidecar):
+        with pytest.raises(InvalidLabelsError) as caught:
+            without_opening_fifo(sidecar, partial(find_labels, model, model.read_bytes(), given))
+        assert str(caught.value) == (
+            f"cannot read labels file {str(sidecar)!r}: it is {kind}, not a regular file"
+        )
 
 
 def test_unreadable_labels_file(tmp_path: Path) -> None:
