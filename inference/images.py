@@ -98,6 +98,14 @@ def _open(data: bytes, fmt: ImageFormat, *, max_pixels: int) -> ImageFile.ImageF
             f"the {fmt} image has more pixels than the limit of {max_pixels:,} ({exc})"
         ) from exc
     except _DECODE_ERRORS as exc:
+        # Pillow reads a PNG or JPEG header piece by piece: failing with every byte read, it
+        # ran out of file ("unpack_from requires a buffer...", "Truncated File Read"). A WebP
+        # is read whole whatever its state, so its position says nothing.
+        if fmt != "WEBP" and stream.tell() >= len(data):
+            raise ImageDecodeError(
+                f"the {fmt} ends inside its header (the file is {len(data):,} bytes): it is "
+                "cut short"
+            ) from exc
         raise ImageDecodeError(f"cannot read the {fmt} header: {exc}") from exc
 
 

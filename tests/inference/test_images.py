@@ -124,6 +124,25 @@ def test_truncated_png_is_a_decode_error() -> None:
         decode_image(data[: len(data) - 40])
 
 
+@pytest.mark.parametrize(
+    ("fmt", "size"), [("PNG", 8), ("PNG", 20), ("PNG", 40), ("JPEG", 3), ("JPEG", 100)]
+)
+def test_a_file_cut_inside_its_header_says_so(fmt: str, size: int) -> None:
+    data = encode(Image.effect_noise((64, 64), 64).convert("RGB"), fmt)[:size]
+    with pytest.raises(ImageDecodeError) as caught:
+        decode_image(data)
+    assert str(caught.value) == (
+        f"the {fmt} ends inside its header (the file is {size} bytes): it is cut short"
+    )
+
+
+def test_a_complete_but_broken_header_is_not_called_cut_short() -> None:
+    data = bytearray(_png(solid((1, 2, 3))))
+    data[29] ^= 0xFF  # the IHDR checksum
+    with pytest.raises(ImageDecodeError, match="cannot read the PNG header: broken PNG file"):
+        decode_image(bytes(data))
+
+
 def _tiff() -> bytes:
     return encode(solid((1, 2, 3)), "TIFF")
 

@@ -81,6 +81,21 @@ async def test_a_non_image_upload_is_an_invalid_image(
     assert await db.photos.count_documents({}) == 0
 
 
+async def test_a_png_cut_inside_its_header_is_an_invalid_image_saying_so(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    admin = await bearer(db, "ada", admin=True)
+    response = await _upload(http, b"\x89PNG\r\n\x1a\n", headers=admin)  # the signature alone
+
+    result = response.json()["data"]["addPhoto"]
+    assert result["__typename"] == "InvalidImage"
+    assert result["message"].endswith(
+        "the PNG ends inside its header (the file is 8 bytes): it is cut short"
+    )
+    assert await db.photos.count_documents({}) == 0
+    assert await db.photo_files.files.count_documents({}) == 0
+
+
 @pytest.mark.parametrize(
     ("role", "code"), [("contributor", "FORBIDDEN"), (None, "UNAUTHENTICATED")]
 )
