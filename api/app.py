@@ -6,7 +6,6 @@ Run it with ``uvicorn --factory api.app:create_app`` or ``photosurvey serve``.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -33,7 +32,7 @@ from api.connection import open_database
 from api.context import Context
 from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
 from api.embedded import EmbeddedDatabaseError
-from api.limits import BodySizeLimitMiddleware, json_problem
+from api.limits import BodySizeLimitMiddleware, read_json
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
 from api.multipart import check_map, require_json_part
@@ -117,19 +116,8 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
                 await request.close()
 
     def decode_json(self, data: str | bytes) -> object:
-        # strawberry turns only a JSONDecodeError into a 400. Invalid UTF-8, nesting deeper
-        # than the stack and integers of over 4,300 digits raise other errors, and a lone
-        # surrogate fails wherever the text is encoded: each would be a 500.
-        try:
-            decoded = json.loads(data)
-        except json.JSONDecodeError:
-            raise  # strawberry's own 400
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise HTTPException(400, f"the request's JSON cannot be read: {exc}") from exc
-        problem = json_problem(decoded)
-        if problem is not None:
-            raise HTTPException(400, problem)
-        return decoded
+        # strawberry turns only a JSONDecodeError into a 400 (`read_json` says more).
+        return read_json(data, what="the request")
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -7,7 +7,8 @@ bytes as they arrive otherwise: the header may be absent (chunked transfer) or l
 cap the request is cut off and answered 413 with a JSON message. Uploads (multipart) may be
 as large as PHOTOSURVEY_MAX_UPLOAD_BYTES; any other request at most `MAX_REQUEST_BYTES`.
 
-A decoded JSON body is then walked once (`json_problem`) before strawberry sees it: the
+A JSON body (or multipart part) is read by `read_json`, which walks it once
+(`json_problem`) before strawberry sees it: the
 parser, strawberry's conversion of variables and the checks after it all run on the event
 loop, so a body of millions of small items would hold every other request (20 MB of one-
 letter tags: 9 s).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -103,8 +105,25 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def read_json(data: str | bytes, *, what: str) -> object:
+    """`data` decoded; else an HTTP 400 saying what is wrong with `what` ("the request", "the
+    multipart 'map' part"): not JSON; JSON that cannot be read (invalid UTF-8, nesting deeper
+    than the parser's stack, an integer of over 4,300 digits), each of which would otherwise
+    be a 500; or JSON that `json_problem` refuses."""
+    try:
+        decoded = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, f"{what} is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise HTTPException(400, f"{what} cannot be read as JSON: {exc}") from exc
+    problem = json_problem(decoded)
+    if problem is not None:
+        raise HTTPException(400, f"{what} {problem}")
+    return decoded
+
+
 def json_problem(value: Any) -> str | None:
-    """What makes a decoded JSON request unfit to go further, or None.
+    """What makes a decoded JSON request unfit to go further ("holds ..."), or None.
 
     A lone surrogate: no database or log can hold one. A list or object of more than
     `MAX_JSON_ITEMS` entries. Strings are checked by the UTF-8 encoder (which refuses exactly
@@ -119,16 +138,13 @@ def json_problem(value: Any) -> str | None:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 return (
-                    "the request's JSON holds a lone surrogate (a \\ud800-\\udfff escape "
-                    "without its pair); send valid Unicode"
+                    "holds a lone surrogate (a \\ud800-\\udfff escape without its pair); "
+                    "send valid Unicode"
                 )
         elif isinstance(item, dict | list):
             if len(item) > MAX_JSON_ITEMS:
                 kind = "an object" if isinstance(item, dict) else "a list"
-                return (
-                    f"the request's JSON holds {kind} of {len(item):,} entries; "
-                    f"at most {MAX_JSON_ITEMS:,}"
-                )
+                return f"holds {kind} of {len(item):,} entries; at most {MAX_JSON_ITEMS:,}"
             if isinstance(item, dict):
                 pending += item.keys()
                 pending += item.values()

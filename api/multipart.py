@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from cross_web import HTTPException
 
+from api.limits import read_json
+
 _MAP_EXAMPLE = '{"0": ["variables.file"]}'
 
 
@@ -27,14 +29,7 @@ def require_json_part(value: object, part: str) -> object:
         )
     if not isinstance(value, str):
         raise HTTPException(400, f"the multipart '{part}' part must be a form field, not a file")
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(400, f"the multipart '{part}' part is not JSON: {exc}") from exc
-    except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits, deep nesting
-        raise HTTPException(
-            400, f"the multipart '{part}' part cannot be read as JSON: {exc}"
-        ) from exc
+    return read_json(value, what=f"the multipart '{part}' part")
 
 
 def check_map(operations: object, file_map: object, form: Mapping[str, object]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +15,7 @@ from PIL import Image
 
 from . import backends
 from . import spec as spec_module
+from ._files import not_a_regular_file
 from .config import ModelConfig, OutputKind, find_config
 from .errors import (
     ConfigError,
@@ -47,16 +47,16 @@ MAX_MODEL_BYTES = 2**31 - 1
 
 def _read_model(path: Path) -> bytes:
     try:
-        status = path.stat()
         # Checked before reading: a FIFO would block the read, a device never end it.
-        if not stat.S_ISREG(status.st_mode):
+        kind = not_a_regular_file(path)
+        if kind is not None:
             raise ModelLoadError(
-                f"model file {str(path)!r} is not a regular file; give the path of a .tflite file"
+                f"cannot read model file {str(path)!r}: it is {kind}, not a regular file"
             )
-        if status.st_size > MAX_MODEL_BYTES:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
             raise InvalidModelError(
-                f"{path.name} is {status.st_size:,} bytes; a TFLite model is at most "
-                f"{MAX_MODEL_BYTES:,}"
+                f"{path.name} is {size:,} bytes; a TFLite model is at most {MAX_MODEL_BYTES:,}"
             )
         data = path.read_bytes()
     except OSError as exc:

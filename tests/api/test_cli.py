@@ -124,7 +124,8 @@ def test_prelabel_refuses_a_model_path_that_is_a_fifo_instead_of_waiting_on_it(
     os.mkfifo(fifo)
     monkeypatch.setenv("PHOTOSURVEY_MODEL_PATH", str(fifo))
     assert main(["prelabel"]) == 1
-    assert f"model error: model file {str(fifo)!r} is not a regular file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"model error: cannot read model file {str(fifo)!r}: it is a FIFO, not a" in err
 
 
 @pytest.mark.usefixtures("cli_env")
