@@ -6,6 +6,10 @@
   any pixel is decoded, and the error is raised, never just warned. The Pillow plugin is
   opened directly, so Pillow's global `MAX_IMAGE_PIXELS` warning is not involved and no
   process-wide setting is changed.
+- Scan bombs: a JPEG with more than `MAX_JPEG_SCANS` scans is refused before decoding. The
+  scans are counted by walking the marker segments as the decoder does (segments skipped by
+  their length, so an EXIF thumbnail's own scan is not counted; a scan's entropy-coded data
+  skipped up to the next marker), not by searching the bytes.
 - JPEG draft mode: the decoder scales by 1/2, 1/4 or 1/8 while decoding (DCT scaling) to the
   smallest size still covering `min_size`, so a 12 MP photo decodes near the model's size.
 - EXIF orientation is applied (`ImageOps.exif_transpose`), after drafting, so the cheap
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -31,6 +36,7 @@ from .errors import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "MAX_JPEG_SCANS",
     "ColourMode",
     "ImageSource",
     "decode_image",
@@ -46,6 +52,17 @@ ColourMode = Literal["RGB", "L"]
 # 100 megapixels: above 48-64 MP phone photos, far below a bomb. Configurable per Model.
 DEFAULT_MAX_PIXELS = 100_000_000
 
+# A progressive JPEG is decoded scan by scan, and each scan is a pass over every block of
+# its component however few bytes it holds: an 8000x8000 JPEG repeating one 95-byte scan
+# 2,000 times (440 KB) took 18 s of CPU, in a thread that cannot be stopped; a 25 MiB one
+# would take an hour or more. The costliest scans (AC refinement) took 90 ms each at
+# 100 megapixels, 12 ms at 12. Encoders write 1 to 4 scans for a sequential JPEG and about
+# 10 for a progressive one (libjpeg's default script: 10 in colour, 6 in grey; mozjpeg's
+# scan optimiser wrote 2 to 17 on our sample photos and a CMYK one); libjpeg-turbo's djpeg
+# has -maxscans against exactly this. 50 is five times the usual and bounds the scans of a
+# JPEG at the pixel limit to about 4.5 s of decoding (0.6 s at 12 megapixels).
+MAX_JPEG_SCANS = 50
+
 _OTHER_FORMATS = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
@@ -55,6 +72,12 @@ _OTHER_FORMATS = (
     (b"\x00\x00\x01\x00", "ICO"),
 )
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+
+# Where libjpeg finds the next marker: 0xFF followed by a code that is none of 0x00 (a
+# stuffed 0xFF byte inside entropy-coded data), 0xFF (fill), RST0-7 (restart markers inside
+# a scan's data) or TEM. The same search skips a scan's entropy-coded data.
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd7\xff]")
+_JPEG_SOI, _JPEG_EOI, _JPEG_SOS = 0xD8, 0xD9, 0xDA
 
 
 def read_image_bytes(source: ImageSource) -> bytes:
@@ -121,6 +144,8 @@ def decode_image(
     `min_size` (width, height) lets a JPEG decode at a reduced scale that still covers it.
     """
     fmt = sniff_format(data)
+    if fmt == "JPEG":
+        _check_jpeg_scans(data)
     image = _open(data, fmt, max_pixels=max_pixels)
     width, height = image.size
     if width * height > max_pixels:
@@ -138,6 +163,33 @@ def decode_image(
         return to_mode(image, mode)
     except _DECODE_ERRORS as exc:
         raise ImageDecodeError(f"the {fmt} image cannot be decoded: {exc}") from exc
+
+
+def _check_jpeg_scans(data: bytes) -> None:
+    scans = _count_jpeg_scans(data)
+    if scans > MAX_JPEG_SCANS:
+        raise ImageTooLargeError(
+            f"the JPEG has {scans:,} scans; at most {MAX_JPEG_SCANS} are accepted (a progressive "
+            "photo has about 10, and decoding each scan is a pass over the whole image)"
+        )
+
+
+def _count_jpeg_scans(data: bytes) -> int:
+    # Start of scan (SOS) markers that the decoder reaches, from just after SOI.
+    scans = 0
+    at = 2
+    while (marker := _JPEG_MARKER.search(data, at)) is not None:
+        code = data[marker.start() + 1]
+        if code in (_JPEG_SOI, _JPEG_EOI):  # the decoder stops at EOI, and at a second SOI
+            break
+        if code == _JPEG_SOS:
+            scans += 1
+        at = marker.end()
+        # The marker starts a segment whose length counts its own two bytes (libjpeg skips
+        # nothing more when it is smaller); after an SOS segment come the scan's
+        # entropy-coded data, which the next search skips.
+        at += max(int.from_bytes(data[at : at + 2], "big"), 2)
+    return scans
 
 
 def to_mode(image: Image.Image, mode: ColourMode) -> Image.Image:

@@ -49,8 +49,8 @@ class PreparedPhoto:
 def prepare_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PreparedPhoto:
     """Validate photo bytes and make the small copy.
 
-    Raises `inference.ImageError` (unsupported format, undecodable, too many pixels, too
-    long and thin for a small copy).
+    Raises `inference.ImageError` (unsupported format, undecodable, too many pixels or JPEG
+    scans, too long and thin for a small copy).
     """
     fmt = sniff_format(data)
     image = decode_image(data, mode="RGB", min_size=(SMALL_SIDE, SMALL_SIDE), max_pixels=max_pixels)

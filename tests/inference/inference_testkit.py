@@ -55,6 +55,18 @@ def solid(rgb: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> Image.
     return Image.new("RGB", size, rgb)
 
 
+def progressive_jpeg(image: Image.Image, *, scans: int, exif: bytes = b"") -> bytes:
+    """`image` as a progressive JPEG of exactly `scans` scans, as a scan bomb is made: Pillow
+    writes libjpeg's default script (10 scans in colour, 6 in grey) with a restart marker
+    after every block, then the last scan is repeated (each copy is one more decoding pass)."""
+    params: dict[str, object] = {"progressive": True, "restart_marker_blocks": 1}
+    written = encode(image, "JPEG", **params).count(b"\xff\xda")  # one per scan header
+    assert written <= scans, written
+    data = encode(image, "JPEG", **params, exif=exif)
+    last_scan = data[data.rindex(b"\xff\xda") : -2]  # up to the end-of-image marker
+    return data[:-2] + last_scan * (scans - written) + data[-2:]
+
+
 def huge_png(width: int, height: int) -> bytes:
     """A real, valid, all-black greyscale PNG of any size, a few hundred KB for 20000^2."""
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_testkit import encode, solid
+from inference_testkit import encode, progressive_jpeg, solid
 from PIL import Image
 
 from inference import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
-from inference.images import decode_image, read_image_bytes, sniff_format
+from inference.images import MAX_JPEG_SCANS, decode_image, read_image_bytes, sniff_format
 
 # Upright 60x40 test card: red, green / blue, white quadrants.
 QUADRANTS = {(0, 0): (255, 0, 0), (0, 1): (0, 255, 0), (1, 0): (0, 0, 255), (1, 1): (255,) * 3}
@@ -110,6 +110,40 @@ def test_the_pixel_cap_is_configurable() -> None:
     with pytest.raises(ImageTooLargeError):
         decode_image(data, max_pixels=9_999)
     assert decode_image(data, max_pixels=10_000).size == (100, 100)
+
+
+def test_a_jpeg_with_too_many_scans_is_refused_before_decoding() -> None:
+    # 300 copies of one small scan: each is a pass over the whole image when decoded.
+    data = progressive_jpeg(Image.new("L", (64, 64), 128), scans=300)
+    with pytest.raises(ImageTooLargeError, match=f"300 scans; at most {MAX_JPEG_SCANS}"):
+        decode_image(data)
+
+
+def _noise() -> Image.Image:
+    return Image.effect_noise((64, 48), 64).convert("RGB")
+
+
+@pytest.mark.parametrize("scans", [MAX_JPEG_SCANS, MAX_JPEG_SCANS + 1])
+def test_every_scan_is_counted_past_entropy_coded_data(scans: int) -> None:
+    data = progressive_jpeg(_noise(), scans=scans)
+    # The walk must step over stuffed 0xFF bytes and restart markers inside each scan's data.
+    assert b"\xff\x00" in data
+    assert b"\xff\xd0" in data
+    if scans <= MAX_JPEG_SCANS:
+        assert decode_image(data).size == (64, 48)
+    else:
+        with pytest.raises(ImageTooLargeError, match=f"{scans} scans"):
+            decode_image(data)
+
+
+def test_a_thumbnails_scans_inside_its_segment_are_not_counted() -> None:
+    thumbnail = progressive_jpeg(solid((200, 10, 10), (16, 12)), scans=10)
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    # The thumbnail's bytes ride in the EXIF (APP1) segment, as a camera's do.
+    data = progressive_jpeg(_noise(), scans=MAX_JPEG_SCANS, exif=exif.tobytes() + thumbnail)
+    assert data.count(b"\xff\xda") == MAX_JPEG_SCANS + 10  # a byte search would refuse it
+    assert decode_image(data).size == (64, 48)
 
 
 def test_truncated_jpeg_is_a_decode_error() -> None:

@@ -11,12 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_testkit import build_script, colour_probabilities, encode, solid, tiny_model
+from inference_testkit import (
+    build_script,
+    colour_probabilities,
+    encode,
+    progressive_jpeg,
+    solid,
+    tiny_model,
+)
 from PIL import Image
 
 from inference import (
     BackendUnavailableError,
     ImageError,
+    ImageTooLargeError,
     InvalidModelError,
     LabelsMismatchError,
     LabelsNotFoundError,
@@ -167,6 +175,13 @@ def test_image_arrays_must_be_uint8() -> None:
     model = Model.from_path(tiny_model("float_logits"))
     with pytest.raises(ImageError, match="uint8"):
         model.predict(np.zeros((8, 8, 3), np.float32))
+
+
+def test_the_model_refuses_a_jpeg_with_too_many_scans() -> None:
+    model = Model.from_path(tiny_model("float_logits"))
+    bomb = progressive_jpeg(solid((0, 200, 0), (64, 48)), scans=300)
+    with pytest.raises(ImageTooLargeError, match="300 scans"):
+        model.predict(bomb)
 
 
 def test_prepare_gives_pixels_at_the_input_size() -> None:

@@ -12,6 +12,7 @@ from tests.api.photos.builders import (
     jpeg_bytes,
     png_bytes,
     png_header_bomb,
+    scan_bomb_jpeg,
     tiff_bytes,
     webp_bytes,
 )
@@ -75,6 +76,7 @@ async def test_each_rejected_file_is_reported_with_its_reason(
         "truncated.jpg": (jpeg_bytes(800, 600)[:1500], "cannot be decoded"),
         "empty.png": (b"", "empty (0 bytes)"),
         "bomb.png": (png_header_bomb(), "20000x20000"),
+        "scans.jpg": (scan_bomb_jpeg(), "300 scans"),
     }
     for name, (data, _) in bad.items():
         _write(folder / name, data)
@@ -83,7 +85,7 @@ async def test_each_rejected_file_is_reported_with_its_reason(
 
     captured = capsys.readouterr()
     assert code == 1
-    assert "imported 1, duplicates 0, rejected 4" in captured.out
+    assert "imported 1, duplicates 0, rejected 5" in captured.out
     lines = captured.err.splitlines()
     for name, (_, reason) in bad.items():
         assert any(f"{name}: rejected:" in line and reason in line for line in lines), name

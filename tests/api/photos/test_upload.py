@@ -5,7 +5,13 @@ import pytest
 
 from api.database import Database
 from api.photos import files
-from tests.api.photos.builders import bearer, jpeg_bytes, noise_png, upload_request
+from tests.api.photos.builders import (
+    bearer,
+    jpeg_bytes,
+    noise_png,
+    scan_bomb_jpeg,
+    upload_request,
+)
 from tests.api.photos.conftest import SMALL_LIMIT
 
 
@@ -68,15 +74,22 @@ async def test_the_same_upload_twice_is_a_duplicate(http: httpx.AsyncClient, db:
     assert await db.photos.count_documents({}) == 1
 
 
-async def test_a_non_image_upload_is_an_invalid_image(
-    http: httpx.AsyncClient, db: Database
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"%PDF-1.7 not a photo", "PDF"),
+        (scan_bomb_jpeg(), "the JPEG has 300 scans; at most 50 are accepted"),
+    ],
+)
+async def test_an_unusable_upload_is_an_invalid_image(
+    http: httpx.AsyncClient, db: Database, data: bytes, message: str
 ) -> None:
     admin = await bearer(db, "ada", admin=True)
-    response = await _upload(http, b"%PDF-1.7 not a photo", headers=admin)
+    response = await _upload(http, data, headers=admin)
 
     result = response.json()["data"]["addPhoto"]
     assert result["__typename"] == "InvalidImage"
-    assert "PDF" in result["message"]
+    assert message in result["message"]
     assert "JPEG, PNG or WebP" in result["accepted"]
     assert await db.photos.count_documents({}) == 0
 
