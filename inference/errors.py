@@ -18,8 +18,8 @@
     ├── ImageError                  a photo cannot be turned into model input
     │   ├── UnsupportedImageFormat  not JPEG, PNG or WebP (judged by content, never by name)
     │   ├── ImageDecodeError        a JPEG/PNG/WebP that fails to decode (truncated, corrupt)
-    │   └── ImageTooLargeError      more pixels than the cap, or a JPEG with more scans than
-    │                               the cap: refused before decoding
+    │   └── ImageTooLargeError      more pixels than the cap, or a JPEG with more scans or
+    │                               marker segments than the caps: refused before decoding
     └── ValidationError             `validate()` could not vouch for a model
         ├── ValidationTimeout       the check ran past its wall-clock limit
         ├── ResourceLimitExceeded   the check hit its memory or CPU-time limit
@@ -116,7 +116,7 @@ class ImageDecodeError(ImageError):
 
 
 class ImageTooLargeError(ImageError):
-    """The image has more pixels than the cap, or a JPEG more scans; refused before decoding."""
+    """More pixels than the cap, or a JPEG of too many scans or segments; refused undecoded."""
 
 
 class ValidationError(InferenceError):

@@ -9,7 +9,8 @@
 - Scan bombs: a JPEG with more than `MAX_JPEG_SCANS` scans is refused before decoding. The
   scans are counted by walking the marker segments as the decoder does (segments skipped by
   their length, so an EXIF thumbnail's own scan is not counted; a scan's entropy-coded data
-  skipped up to the next marker), not by searching the bytes.
+  skipped up to the next marker), not by searching the bytes; a JPEG of more than
+  `MAX_JPEG_SEGMENTS` marker segments is refused too, so that the walk stays quick.
 - JPEG draft mode: the decoder scales by 1/2, 1/4 or 1/8 while decoding (DCT scaling) to the
   smallest size still covering `min_size`, so a 12 MP photo decodes near the model's size.
 - EXIF orientation is applied (`ImageOps.exif_transpose`), after drafting, so the cheap
@@ -26,6 +27,7 @@ import io
 import os
 import re
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, TypeAlias
 
@@ -37,6 +39,7 @@ from .errors import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAX_JPEG_SCANS",
+    "MAX_JPEG_SEGMENTS",
     "ColourMode",
     "ImageSource",
     "decode_image",
@@ -62,6 +65,12 @@ DEFAULT_MAX_PIXELS = 100_000_000
 # has -maxscans against exactly this. 50 is five times the usual and bounds the scans of a
 # JPEG at the pixel limit to about 4.5 s of decoding (0.6 s at 12 megapixels).
 MAX_JPEG_SCANS = 50
+
+# The walk runs in Python, about 1.3 us a segment, and so does Pillow's header parser: 25 MiB
+# of 4-byte comment segments took 8 s to walk, and 13 s for Pillow to open when they came
+# before the frame header. A photo has tens of segments (metadata, tables, one header per
+# scan); even 25 MiB of the largest (64 KiB) metadata segments is 400.
+MAX_JPEG_SEGMENTS = 10_000
 
 _OTHER_FORMATS = (
     (b"II*\x00", "TIFF"),
@@ -145,7 +154,7 @@ def decode_image(
     """
     fmt = sniff_format(data)
     if fmt == "JPEG":
-        _check_jpeg_scans(data)
+        _check_jpeg_structure(data)  # before Pillow parses the header, in Python
     image = _open(data, fmt, max_pixels=max_pixels)
     width, height = image.size
     if width * height > max_pixels:
@@ -165,31 +174,41 @@ def decode_image(
         raise ImageDecodeError(f"the {fmt} image cannot be decoded: {exc}") from exc
 
 
-def _check_jpeg_scans(data: bytes) -> None:
-    scans = _count_jpeg_scans(data)
+def _check_jpeg_structure(data: bytes) -> None:
+    scans = segments = 0
+    for code in _jpeg_segments(data):
+        segments += 1
+        if segments > MAX_JPEG_SEGMENTS:
+            break
+        if code == _JPEG_SOS:
+            scans += 1
     if scans > MAX_JPEG_SCANS:
+        counted = f"{scans:,}" if segments <= MAX_JPEG_SEGMENTS else f"at least {scans:,}"
         raise ImageTooLargeError(
-            f"the JPEG has {scans:,} scans; at most {MAX_JPEG_SCANS} are accepted (a progressive "
+            f"the JPEG has {counted} scans; at most {MAX_JPEG_SCANS} are accepted (a progressive "
             "photo has about 10, and decoding each scan is a pass over the whole image)"
+        )
+    if segments > MAX_JPEG_SEGMENTS:
+        raise ImageTooLargeError(
+            f"the JPEG has more than {MAX_JPEG_SEGMENTS:,} marker segments; at most "
+            f"{MAX_JPEG_SEGMENTS:,} are accepted (a photo has tens: metadata, tables and one "
+            "header per scan)"
         )
 
 
-def _count_jpeg_scans(data: bytes) -> int:
-    # Start of scan (SOS) markers that the decoder reaches, from just after SOI.
-    scans = 0
+def _jpeg_segments(data: bytes) -> Iterator[int]:
+    # The marker code of each segment that the decoder reaches, from just after SOI.
     at = 2
     while (marker := _JPEG_MARKER.search(data, at)) is not None:
         code = data[marker.start() + 1]
         if code in (_JPEG_SOI, _JPEG_EOI):  # the decoder stops at EOI, and at a second SOI
-            break
-        if code == _JPEG_SOS:
-            scans += 1
+            return
+        yield code
         at = marker.end()
         # The marker starts a segment whose length counts its own two bytes (libjpeg skips
         # nothing more when it is smaller); after an SOS segment come the scan's
         # entropy-coded data, which the next search skips.
         at += max(int.from_bytes(data[at : at + 2], "big"), 2)
-    return scans
 
 
 def to_mode(image: Image.Image, mode: ColourMode) -> Image.Image:

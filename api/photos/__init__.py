@@ -13,6 +13,6 @@ unreadable images arrive from `inference` as `inference.ImageError`:
     inference.ImageError
     ├── UnsupportedImageFormat   not JPEG, PNG or WebP (judged by content, never by name)
     ├── ImageDecodeError         truncated or corrupt
-    └── ImageTooLargeError       more pixels (or JPEG scans) than the cap, refused before
-                                 decoding
+    └── ImageTooLargeError       more pixels (or JPEG scans or segments) than the cap,
+                                 refused before decoding
 """

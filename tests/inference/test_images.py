@@ -11,7 +11,13 @@ from inference_testkit import encode, progressive_jpeg, solid
 from PIL import Image
 
 from inference import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
-from inference.images import MAX_JPEG_SCANS, decode_image, read_image_bytes, sniff_format
+from inference.images import (
+    MAX_JPEG_SCANS,
+    MAX_JPEG_SEGMENTS,
+    decode_image,
+    read_image_bytes,
+    sniff_format,
+)
 
 # Upright 60x40 test card: red, green / blue, white quadrants.
 QUADRANTS = {(0, 0): (255, 0, 0), (0, 1): (0, 255, 0), (1, 0): (0, 0, 255), (1, 1): (255,) * 3}
@@ -144,6 +150,27 @@ def test_a_thumbnails_scans_inside_its_segment_are_not_counted() -> None:
     data = progressive_jpeg(_noise(), scans=MAX_JPEG_SCANS, exif=exif.tobytes() + thumbnail)
     assert data.count(b"\xff\xda") == MAX_JPEG_SCANS + 10  # a byte search would refuse it
     assert decode_image(data).size == (64, 48)
+
+
+def _with_comments(data: bytes, count: int) -> bytes:
+    """`count` empty comment segments (4 bytes each) right after the JPEG's SOI marker."""
+    return data[:2] + b"\xff\xfe\x00\x02" * count + data[2:]
+
+
+def test_a_jpeg_of_too_many_marker_segments_is_refused_before_decoding() -> None:
+    data = _with_comments(encode(solid((1, 2, 3)), "JPEG"), MAX_JPEG_SEGMENTS)
+    with pytest.raises(ImageTooLargeError, match=f"more than {MAX_JPEG_SEGMENTS:,} marker"):
+        decode_image(data)
+
+
+def test_a_jpeg_of_many_metadata_segments_is_accepted() -> None:
+    assert decode_image(_with_comments(encode(solid((1, 2, 3)), "JPEG"), 1000)).size == (40, 30)
+
+
+def test_scans_past_the_segment_limit_are_named_as_a_lower_bound() -> None:
+    data = progressive_jpeg(Image.new("L", (16, 16)), scans=MAX_JPEG_SEGMENTS + 10)
+    with pytest.raises(ImageTooLargeError, match=r"at least [\d,]+ scans; at most"):
+        decode_image(data)
 
 
 def test_truncated_jpeg_is_a_decode_error() -> None:
