@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from inference_testkit import encode, progressive_jpeg, solid
+from inference_testkit import REPO_ROOT, encode, progressive_jpeg, solid
 from PIL import Image
 
 from inference import ImageDecodeError, ImageTooLargeError, UnsupportedImageFormat
 from inference.images import (
     MAX_JPEG_SCANS,
     MAX_JPEG_SEGMENTS,
+    ColourMode,
     decode_image,
     read_image_bytes,
     sniff_format,
+    to_mode,
 )
 
 # Upright 60x40 test card: red, green / blue, white quadrants.
@@ -94,6 +99,90 @@ def test_every_mode_becomes_rgb(name: str) -> None:
 def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
     data = _png(Image.fromarray(np.array([[0, 257, 65535]], np.uint16)))
     assert np.asarray(decode_image(data, mode="L")).tolist() == [[0, 1, 255]]
+
+
+def _converted_whole(image: Image.Image, mode: str) -> Image.Image:
+    """`to_mode` as it was before it worked in strips: whole-image copies, float64 for grey."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image)
+        if image.mode == "F":
+            scaled = np.clip(values, 0, 255)
+        else:
+            scaled = np.clip(values.astype(np.float64) / 257.0, 0, 255)
+        image = Image.fromarray(np.rint(scaled).astype(np.uint8))
+    elif image.mode in ("LA", "RGBA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255,) * 4), rgba)
+    return image.convert(mode)
+
+
+def _palette_with_alphas(pixels: np.ndarray) -> Image.Image:
+    image = Image.fromarray(pixels[..., 0])
+    image.putpalette(pixels[:256, 0, :3].tobytes())
+    image.info["transparency"] = pixels[:256, 0, 3].tobytes()  # an alpha per palette entry
+    return image
+
+
+# 600x500: two strips of the conversion (of 262,144 pixels at most), every value at random.
+_RANDOM = np.random.default_rng(0)
+STRIPPED = {
+    "I;16": lambda: Image.fromarray(_RANDOM.integers(0, 65536, (500, 600), dtype=np.uint16)),
+    "I": lambda: Image.fromarray(_RANDOM.integers(-999, 70000, (500, 600), dtype=np.int32)),
+    "F": lambda: Image.fromarray(_RANDOM.uniform(-9, 300, (500, 600)).astype(np.float32)),
+    "RGBA": lambda: Image.fromarray(_RANDOM.integers(0, 256, (500, 600, 4), dtype=np.uint8)),
+    "LA": lambda: Image.fromarray(_RANDOM.integers(0, 256, (500, 600, 2), dtype=np.uint8)),
+    "P transparent": lambda: _palette_with_alphas(
+        _RANDOM.integers(0, 256, (500, 600, 4), dtype=np.uint8)
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize("name", sorted(STRIPPED))
+def test_converting_in_strips_gives_the_whole_image_result(name: str, mode: ColourMode) -> None:
+    image = STRIPPED[name]()
+    assert image.mode == name.split()[0]
+    converted = to_mode(image, mode)
+    assert converted.mode == mode
+    assert converted.tobytes() == _converted_whole(image, mode).tobytes()
+
+
+_PEAK = """
+import re, sys
+from inference.images import decode_image
+
+def peak() -> int:  # this process's peak resident memory in bytes (ru_maxrss survives exec)
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read())[1]) * 1024
+
+data = open(sys.argv[1], "rb").read()
+before = peak()
+image = decode_image(data)
+print((peak() - before) / (image.width * image.height))
+"""
+BIG: dict[str, Callable[[], Image.Image]] = {
+    "16-bit grey": lambda: Image.fromarray(np.full((3000, 3000), 30000, np.uint16)),
+    "RGBA": lambda: Image.new("RGBA", (3000, 3000), (10, 120, 200, 128)),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
+@pytest.mark.parametrize("name", sorted(BIG))
+def test_converting_a_big_image_costs_about_its_decoded_and_converted_copies(
+    name: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.png"
+    path.write_bytes(_png(BIG[name]()))
+    # A fresh process, so that its peak memory is this decode's.
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    # Decoded (2 or 4 bytes a pixel) plus the RGB image (4): converting whole took about 20.
+    assert float(result.stdout) < 13, result.stdout
 
 
 def test_draft_mode_decodes_a_big_jpeg_near_the_target_size() -> None:
