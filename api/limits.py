@@ -21,6 +21,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.http.parse_content_type import parse_content_type
 
 MAX_REQUEST_BYTES = 1024 * 1024
 """The body of a request that is not an upload: a GraphQL query is at most 100,000
@@ -74,8 +75,10 @@ class BodySizeLimitMiddleware:
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
         """The cap for this request, and what it is called in the refusal."""
-        content_type = (_header(scope, b"content-type") or "").lower()
-        if content_type.startswith("multipart/form-data"):
+        # Read as strawberry reads it, so that only what it takes as multipart gets the cap of
+        # uploads ("multipart/form-data+application/json" is JSON to it).
+        media_type, _ = parse_content_type(_header(scope, b"content-type") or "")
+        if media_type == "multipart/form-data":
             return self.max_upload_bytes, "for an upload (PHOTOSURVEY_MAX_UPLOAD_BYTES)"
         return min(MAX_REQUEST_BYTES, self.max_upload_bytes), "for a request that is not an upload"
 

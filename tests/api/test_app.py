@@ -158,15 +158,20 @@ async def test_a_body_that_is_not_a_graphql_request_is_a_400(
     assert message in response.text
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "multipart/form-data+application/json", "text/plain", ""],
+)
 async def test_a_request_that_is_not_an_upload_is_capped_at_one_mebibyte(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient, content_type: str
 ) -> None:
-    # Refused before it is read, with or without a token: uploads alone may be larger.
+    # Refused before it is read, with or without a token: uploads alone may be larger, and
+    # an upload is what strawberry reads as one (the last two it reads as JSON).
     padding = " " * (1024 * 1024)
     response = await http.post(
         "/graphql",
         content=b'{"query": "{ __typename }' + padding.encode() + b'"}',
-        headers={"content-type": "application/json"},
+        headers={"content-type": content_type},
     )
     assert response.status_code == 413
     assert response.json()["error"] == (

@@ -78,7 +78,7 @@ async def _leased_task(
         (0.05, {"describe": {"tags": ["\u200b", "\u0301\u0301"]}}, "at least one non-empty tag"),
         (0.05, {"describe": {"tags": ["x" * 65]}}, "at most 64 characters"),
         (0.05, {"describe": {"tags": [f"t{i}" for i in range(21)]}}, "at most 20 are accepted"),
-        (0.05, {"describe": {"tags": ["cat"] * 10000}}, "10000 tags given; at most 20"),
+        (0.05, {"describe": {"tags": ["cat"] * 21}}, "21 tags given; at most 20"),  # as sent
         (0.05, {"describe": {"tags": [DOTTED_I * 65]}}, f"{DOTTED_I * 20!r}... is longer"),
         (0.05, {"describe": {"tags": ["cat\x00dog"]}}, "must not contain control characters"),
     ],
@@ -205,7 +205,7 @@ ID_OPERATIONS = {
 
 
 @pytest.mark.parametrize("operation", ID_OPERATIONS)
-@pytest.mark.parametrize("length", [129, 17 * 1024 * 1024])  # the database fails at 16 MiB
+@pytest.mark.parametrize("length", [129, 1_000_000])  # the most a request (1 MiB) can carry
 async def test_an_id_longer_than_any_id_is_bad_input_and_changes_nothing(
     http: httpx.AsyncClient, db: Database, operation: str, length: int
 ) -> None:
