@@ -269,6 +269,15 @@ async def count_held_leases(db: Database, contributor_id: str, *, now: datetime)
     )
 
 
+async def held_leases(db: Database, contributor_id: str, *, now: datetime) -> list[Document]:
+    """The leases `count_held_leases` counts, oldest first (made earliest, then by id)."""
+    cursor = db.leases.find(
+        {"contributor_id": contributor_id, "state": "active", "expires_at": {"$gt": now}},
+        {"created_at": 1},
+    )
+    return sorted(await cursor.to_list(), key=lambda lease: (lease["created_at"], lease["_id"]))
+
+
 async def find_lease(db: Database, lease_id: str) -> Document | None:
     return await db.leases.find_one({"_id": lease_id})
 

@@ -94,13 +94,14 @@ async def next_tasks(
     for task in gold:  # anywhere in the list, as a task the policy chose
         tasks.insert(rng.randrange(len(tasks) + 1), task)
     await store.insert_leases(db, [_lease_document(task, contributor_id, now) for task in tasks])
-    # Requests sent at once by one contributor each saw room for theirs: past the bound, the
-    # last ones leased give their photos straight back.
-    over = await store.count_held_leases(db, contributor_id, now=now) - MAX_HELD_LEASES
-    kept = len(tasks) - min(max(over, 0), len(tasks))
-    for task in tasks[kept:]:
-        await _end_lease(db, task.lease_id, photo_id=task.photo_id, now=now)
-    return tasks[:kept]
+    # Requests sent at once by one contributor each saw room for theirs. All their leases in
+    # one order, oldest first: each request gives back those of its own past the bound.
+    oldest_first = await store.held_leases(db, contributor_id, now=now)
+    past = {lease["_id"] for lease in oldest_first[MAX_HELD_LEASES:]}
+    for task in tasks:
+        if task.lease_id in past:
+            await _end_lease(db, task.lease_id, photo_id=task.photo_id, now=now)
+    return [task for task in tasks if task.lease_id not in past]
 
 
 async def _gold_tasks(

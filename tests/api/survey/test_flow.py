@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from api.consensus import ReliabilityPrior, RetirementPolicy
-from api.database import Database
+from api.database import Database, Document
+from api.survey import store
 from api.survey.aggregating import ConsensusConfig
 from api.survey.answering import IN_FLIGHT_SECONDS
 from api.survey.operations import NEXT_TASKS, SUBMIT
@@ -283,24 +284,29 @@ async def test_a_contributor_holds_at_most_forty_leases_at_once(
     assert len(again) == 3  # released, answered and expired leases no longer count
 
 
-async def test_requests_at_once_from_one_contributor_hold_no_more_than_forty_leases(
-    http: httpx.AsyncClient, db: Database
+async def test_requests_at_once_from_one_contributor_hold_forty_leases_between_them(
+    http: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await add_open_photos(db, [0.3] * 70)
     token = await token_for(db)
-    first = (await graphql(http, NEXT_TASKS, token, count=20))["data"]["nextTasks"]
-    first += (await graphql(http, NEXT_TASKS, token, count=10))["data"]["nextTasks"]
-    # Each of the three sees room for its ten when it starts.
-    bodies = await asyncio.gather(*(graphql(http, NEXT_TASKS, token, count=10) for _ in range(3)))
+    # Three requests for 20 each, from one who holds none: each sees room for its 20, and
+    # each counts again only once all three have leased.
+    insert, all_leased = store.insert_leases, asyncio.Barrier(3)
+
+    async def insert_then_wait(db: Database, leases: list[Document]) -> None:
+        await insert(db, leases)
+        await all_leased.wait()
+
+    monkeypatch.setattr(store, "insert_leases", insert_then_wait)
+    bodies = await asyncio.gather(*(graphql(http, NEXT_TASKS, token, count=20) for _ in range(3)))
 
     given = [task for body in bodies for task in body["data"]["nextTasks"]]
     held = await db.leases.find({"state": "active"}).to_list()
-    assert len(first) == 30
-    assert len(given) <= 10  # none at all if each request counts before the others give back
-    assert {lease["_id"] for lease in held} == {t["leaseId"] for t in first + given}
+    assert len(given) == len(held) == MAX_HELD_LEASES
+    assert {lease["_id"] for lease in held} == {task["leaseId"] for task in given}
     given_back = await db.leases.find({"state": "released"}).to_list()
-    assert given_back  # made, then given back
-    photos = {p["_id"]: p async for p in db.photos.find({}, {"holds": 1, "free_slots": 1})}
+    assert len(given_back) == 20  # made, then given back
+    photos = {p["_id"]: p async for p in db.photos.find({}, {"holds": 1})}
     for lease in given_back:  # their photos' slots are free again
         assert lease["_id"] not in {h["lease_id"] for h in photos[lease["photo_id"]]["holds"]}
 
