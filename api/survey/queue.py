@@ -58,6 +58,8 @@ async def count_retirement(
 
 
 async def settle_change(db: Database, *, before: Mapping[str, Any], after: Document) -> None:
-    """After a compare-and-set change of a photo: its bucket, then the retired counts."""
-    await settle_bucket(db, after)
+    """After a compare-and-set change of a photo from `before` to `after` (as the change
+    wrote it): the retired counts follow the change itself, and the bucket the photo as it
+    is now, read afresh (a release, say, may have moved it since the change's read)."""
+    await settle_bucket(db, await store.find_photo(db, after["_id"]))
     await count_retirement(db, before=before, after=after)

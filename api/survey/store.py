@@ -238,11 +238,11 @@ async def record_answer(
 
 
 def _written(doc: Document, fields: Document, *, answers: int, freed: int) -> Document:
-    """The photo as a compare-and-set on `doc` (`_unchanged`) just wrote it. Its status,
-    reason and answers are exact, so the retired counts follow each change once, even when
-    another write lands right after; fields another writer may have moved meanwhile (the
-    holds and slots of other leases) are as of `doc`, and ``queue_version`` is then behind,
-    which makes the bucket's compare-and-set read the photo afresh."""
+    """The photo as a compare-and-set on `doc` (`_unchanged`) just wrote it, for the retired
+    counts: its status, reason and answers are exact, so the counts follow each change
+    once, even when another write lands right after. Fields other writers may have moved
+    meanwhile (holds, slots, bucket) are as of `doc`: the bucket is settled from a fresh
+    read (`queue.settle_change`)."""
     return (
         doc
         | fields

@@ -19,6 +19,7 @@ from tests.conftest import serve
 
 CONTRIBUTORS = 20
 MARK_GOLD = """mutation($photo: ID!) { markGold(photoId: $photo, labelId: "n0") { __typename } }"""
+RELEASE = """mutation($id: ID!) { releaseTask(leaseId: $id) { __typename } }"""
 CALLS = 50
 
 
@@ -141,3 +142,30 @@ async def test_a_photo_marked_gold_as_its_retiring_answer_lands_is_counted_retir
     counts = await db.counters.find_one({"_id": "service"}) or {}
     assert counts.get("retired", {}).get("CONFIDENT", 0) == 0
     assert counts.get("retired_answers", 0) == 0
+
+
+async def test_a_lease_released_while_a_photo_is_marked_gold_leaves_it_in_no_bucket(
+    http: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every slot held, so the photo is in no bucket; markGold reads it, then a release puts
+    # it in one before markGold writes. A gold photo must end in no bucket, uncounted.
+    (photo_id,) = await add_open_photos(db, [0.3])
+    tokens = [await token_for(db) for _ in range(3)]
+    tasks = [(await graphql(http, NEXT_TASKS, t, count=1))["data"]["nextTasks"][0]
+             for t in tokens]  # fmt: skip
+    mark_gold, released = store.mark_gold, []
+
+    async def release_first(db: Database, photo: Document) -> Document | None:
+        if not released:
+            released.append(await graphql(http, RELEASE, tokens[0], id=tasks[0]["leaseId"]))
+        return await mark_gold(db, photo)
+
+    monkeypatch.setattr(store, "mark_gold", release_first)
+    marked = await graphql(http, MARK_GOLD, await token_for(db, role="admin"), photo=photo_id)
+
+    assert released[0]["data"]["releaseTask"]["__typename"] == "TaskReleased"
+    assert marked["data"]["markGold"]["__typename"] == "GoldMarked"
+    photo = await db.photos.find_one({"_id": photo_id})
+    assert photo is not None
+    assert (photo["status"], photo["bucket"]) == ("gold", None)
+    assert sum((await store.read_bucket_counts(db)).values()) == 0
