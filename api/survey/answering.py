@@ -125,9 +125,10 @@ async def _replay(
 async def _wait_for_result(db: Database, answer: Document) -> Document:
     """The answer once its first attempt has stored a result, or as it is once that attempt
     has had `IN_FLIGHT_SECONDS`: a retry sent while it runs must not complete it a second
-    time alongside, from a consensus read before the answer's evidence was added."""
+    time alongside, from a consensus read before the answer's evidence was added. An attempt
+    that gave up (`TryAgain`) is not waited for."""
     deadline = answer["created_at"] + timedelta(seconds=IN_FLIGHT_SECONDS)
-    while answer.get("result") is None and datetime.now(UTC) < deadline:
+    while not _finished(answer) and datetime.now(UTC) < deadline:
         await asyncio.sleep(_POLL_SECONDS)
         answer = (
             await store.find_answer_by_key(
@@ -138,6 +139,11 @@ async def _wait_for_result(db: Database, answer: Document) -> Document:
             or answer
         )
     return answer
+
+
+def _finished(answer: Document) -> bool:
+    """Whether the answer's first attempt is over: it stored a result, or gave up."""
+    return answer.get("result") is not None or bool(answer.get("given_up"))
 
 
 def _refusal(lease: Document | None, submission: Submission, *, now: datetime) -> Outcome | None:
@@ -212,6 +218,7 @@ async def _record_on_photo(
             await settle_change(db, before=photo, after=after)
             return need.answers_still_needed
         photo = await _photo_of(db, answer)
+    await store.set_answer_given_up(db, answer["_id"])
     raise TryAgain(
         f"other answers kept changing photo {answer['photo_id']} while this one was recorded; "
         "the answer is stored: send it again with the same idempotencyKey to finish"

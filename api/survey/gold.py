@@ -56,5 +56,5 @@ async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | No
             return photo
     raise TryAgain(
         f"answers kept arriving on photo {photo_id} while it was marked gold; its gold label "
-        "is stored: send markGold again to finish"
+        "is stored: mark it gold again to finish"
     )

@@ -328,6 +328,11 @@ async def set_answer_result(db: Database, answer_id: str, *, result: Document) -
     await db.answers.update_one({"_id": answer_id}, {"$set": {"result": result}})
 
 
+async def set_answer_given_up(db: Database, answer_id: str) -> None:
+    """Its attempt stopped short of a result (`TryAgain`): a retry finishes it at once."""
+    await db.answers.update_one({"_id": answer_id}, {"$set": {"given_up": True}})
+
+
 # --- predictions -----------------------------------------------------------------------
 
 
