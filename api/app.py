@@ -259,6 +259,7 @@ async def _lifespan(app: Starlette, runtime: Runtime) -> AsyncIterator[None]:
         try:
             runtime._db = await stack.enter_async_context(open_database(settings))
             await ensure_indexes(runtime.db, INDEXES)
+            await prelabel_store.start_counts(runtime.db)
         except (EmbeddedDatabaseError, PyMongoError) as exc:
             app.state.startup_error = exc
             raise

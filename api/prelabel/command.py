@@ -56,6 +56,7 @@ def run_prelabel(settings: Settings) -> int:
 async def _prelabel_all(settings: Settings, labeller: Labeller) -> Run:
     async with open_database(settings) as db:
         await ensure_indexes(db, (*survey_store.INDEXES, prelabel_store.INDEXES))
+        await prelabel_store.start_counts(db)
         prelabeller = Prelabeller.from_settings(db, labeller, settings)
         await prelabeller.retry_model_faults()
         total = await prelabel_store.count_to_do(db)

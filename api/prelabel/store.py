@@ -18,6 +18,10 @@ INDEXES = CollectionIndexes(
     (IndexModel([("status", ASCENDING), ("model_fault.model", ASCENDING)], name="prelabel_queue"),),
 )
 
+# Counted since stats showed them; a database from before holds such photos uncounted.
+_FAULTED = {"status": "new", "model_fault.model": {"$gt": ""}}  # any model's SHA-256
+_UNREADABLE = {"status": "unreadable"}
+
 CLAIM_SECONDS = 120
 # New photos read per batch claimed: some may be claimed by other workers meanwhile.
 _CANDIDATES_PER_CLAIM = 4
@@ -106,6 +110,19 @@ async def model_faults(db: Database, *, model: str, examples: int) -> tuple[int,
     count = await db.photos.count_documents(faulted)
     first = await db.photos.find(faulted, {"model_fault": 1}).limit(examples).to_list()
     return count, first
+
+
+async def start_counts(db: Database) -> None:
+    """Count the unreadable and model-faulted photos a database already holds, once, when it
+    has no such counts yet (each a range of `INDEXES`); run at start-up, before any worker."""
+    kept = await counters.read_counts(db)
+    found = {
+        name: await db.photos.count_documents(query)
+        for name, query in (("unreadable", _UNREADABLE), ("model_faulted", _FAULTED))
+        if name not in kept
+    }
+    if found:
+        await counters.start(db, found)
 
 
 async def count_to_do(db: Database) -> int:

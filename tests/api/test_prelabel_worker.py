@@ -8,7 +8,7 @@ from bson import ObjectId
 
 from api.database import Database
 from api.photos.ingest import Added, ingest_photo
-from api.prelabel.store import mark_model_fault
+from api.prelabel.store import mark_model_fault, retry_model_faults, start_counts
 from api.prelabel.worker import Batch, Prelabeller
 from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
@@ -142,3 +142,22 @@ async def test_a_photo_a_model_failed_on_is_not_opened_by_a_late_worker_nor_coun
     )
     stats = await read_stats(db)
     assert (stats["prelabelled"], stats["model_faulted"]) == (0, 1)
+
+
+async def test_photos_a_database_held_before_they_were_counted_are_counted_at_start_up(
+    db: Database,
+) -> None:
+    # A database from before these counts: an unreadable photo and a faulted one, uncounted.
+    unreadable = await _add(db, jpeg_bytes(colour=(1, 2, 3)))
+    faulted = await _add(db, jpeg_bytes(colour=(4, 5, 6)))
+    await db.photos.update_one({"_id": unreadable}, {"$set": {"status": "unreadable"}})
+    fault = {"model": "a" * 64, "reason": "old", "at": datetime.now(UTC)}
+    await db.photos.update_one({"_id": faulted}, {"$set": {"model_fault": fault}})
+
+    await start_counts(db)
+    await start_counts(db)  # every start-up runs it: once counted, it counts nothing again
+
+    stats = await read_stats(db)
+    assert (stats["unreadable"], stats["model_faulted"]) == (1, 1)
+    assert await retry_model_faults(db, model="b" * 64) == 1
+    assert (await read_stats(db))["model_faulted"] == 0

@@ -44,6 +44,10 @@ QUERIES: dict[str, tuple[str, Document]] = {
     ),
     "prelabel.retry_model_faults": ("photos", {"status": "new", "model_fault.model": {"$gt": "m"}}),
     "prelabel.model_faults": ("photos", {"status": "new", "model_fault.model": "m"}),
+    "prelabel.start_counts (faulted)": (
+        "photos", {"status": "new", "model_fault.model": {"$gt": ""}}
+    ),
+    "prelabel.start_counts (unreadable)": ("photos", {"status": "unreadable"}),
 }  # fmt: skip
 
 
