@@ -137,15 +137,25 @@ def _open(data: bytes, fmt: ImageFormat, *, max_pixels: int) -> ImageFile.ImageF
             f"the {fmt} image has more pixels than the limit of {max_pixels:,} ({exc})"
         ) from exc
     except _DECODE_ERRORS as exc:
-        # Pillow reads a PNG or JPEG header piece by piece: failing with every byte read, it
-        # ran out of file ("unpack_from requires a buffer...", "Truncated File Read"). A WebP
-        # is read whole whatever its state, so its position says nothing.
-        if fmt != "WEBP" and stream.tell() >= len(data):
+        # Pillow reads a PNG or JPEG header piece by piece; it ran out of file when it failed
+        # for want of bytes with every byte read. (A complete file can fail at its end too,
+        # on a bad checksum, say; a WebP is read whole, whatever its state.)
+        if fmt != "WEBP" and stream.tell() >= len(data) and _wants_bytes(exc):
             raise ImageDecodeError(
                 f"the {fmt} ends inside its header (the file is {len(data):,} bytes): it is "
                 "cut short"
             ) from exc
         raise ImageDecodeError(f"cannot read the {fmt} header: {exc}") from exc
+
+
+def _wants_bytes(exc: BaseException) -> bool:
+    """Whether Pillow failed for want of more bytes: a short unpack, a short read, or a
+    checksum it could not read whole."""
+    return (
+        isinstance(exc, struct.error | EOFError)
+        or isinstance(exc.__cause__, struct.error)
+        or any(words in str(exc) for words in ("Truncated File Read", "incomplete checksum"))
+    )
 
 
 def decode_image(

@@ -275,7 +275,7 @@ def test_truncated_png_is_a_decode_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fmt", "size"), [("PNG", 8), ("PNG", 20), ("PNG", 40), ("JPEG", 3), ("JPEG", 100)]
+    ("fmt", "size"), [("PNG", 8), ("PNG", 20), ("PNG", 30), ("JPEG", 10), ("JPEG", 100)]
 )
 def test_a_file_cut_inside_its_header_says_so(fmt: str, size: int) -> None:
     data = encode(Image.effect_noise((64, 64), 64).convert("RGB"), fmt)[:size]
@@ -286,11 +286,26 @@ def test_a_file_cut_inside_its_header_says_so(fmt: str, size: int) -> None:
     )
 
 
-def test_a_complete_but_broken_header_is_not_called_cut_short() -> None:
+def _bad_ihdr_checksum(end: int | None) -> bytes:
     data = bytearray(_png(solid((1, 2, 3))))
     data[29] ^= 0xFF  # the IHDR checksum
-    with pytest.raises(ImageDecodeError, match="cannot read the PNG header: broken PNG file"):
-        decode_image(bytes(data))
+    return bytes(data[:end])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_bad_ihdr_checksum(None), "cannot read the PNG header: broken PNG file"),
+        # Nothing after the broken chunk: every byte read, yet not for want of more.
+        (_bad_ihdr_checksum(33), "cannot read the PNG header: broken PNG file"),
+        (b"\xff\xd8\xff\xd9", "cannot read the JPEG header"),  # start and end, nothing between
+    ],
+    ids=["more-after", "nothing-after", "jpeg-start-and-end"],
+)
+def test_a_complete_but_broken_header_is_not_called_cut_short(data: bytes, message: str) -> None:
+    with pytest.raises(ImageDecodeError, match=message) as caught:
+        decode_image(data)
+    assert "cut short" not in str(caught.value)
 
 
 def _tiff() -> bytes:
