@@ -24,6 +24,7 @@ from .errors import (
     InvalidModelError,
     LabelsMismatchError,
     ModelLoadError,
+    UnsupportedModelError,
 )
 from .images import DEFAULT_MAX_PIXELS, ColourMode, decode_image, read_image_bytes, to_mode
 from .labels import Label, find_labels
@@ -42,7 +43,10 @@ ImageInput: TypeAlias = (
 
 
 MAX_MODEL_BYTES = 2**31 - 1
-"""A TFLite model is one flatbuffer, whose offsets are signed 32-bit: no larger file is one."""
+"""The largest model file this package loads. The model proper is one flatbuffer (offsets of
+32 bits: under 2 GiB); a larger file holds its weights outside it, which `model_content`
+loading is not meant for, and a photo classifier for CPUs is megabytes. The file is read
+whole into memory, so a larger one is refused before it is read."""
 
 
 def _read_model(path: Path) -> bytes:
@@ -55,8 +59,9 @@ def _read_model(path: Path) -> bytes:
             )
         size = path.stat().st_size
         if size > MAX_MODEL_BYTES:
-            raise InvalidModelError(
-                f"{path.name} is {size:,} bytes; a TFLite model is at most {MAX_MODEL_BYTES:,}"
+            raise UnsupportedModelError(
+                f"{path.name} is {size:,} bytes; models of at most {MAX_MODEL_BYTES:,} are "
+                "loaded (a photo classifier is megabytes)"
             )
         data = path.read_bytes()
     except OSError as exc:

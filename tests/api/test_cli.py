@@ -3,6 +3,7 @@
 import asyncio
 import os
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from api.settings import Settings
 from api.survey import gold, store
 from tests.api.photos.builders import jpeg_bytes
 from tests.api.survey.builders import add_open_photos
+from tests.inference.inference_testkit import without_opening_fifo
 from tests.processes import PHOTOSURVEY, photosurvey_environment
 
 
@@ -149,7 +151,7 @@ def test_prelabel_refuses_a_model_path_that_is_a_fifo_instead_of_waiting_on_it(
     fifo = tmp_path / "model.tflite"
     os.mkfifo(fifo)
     monkeypatch.setenv("PHOTOSURVEY_MODEL_PATH", str(fifo))
-    assert main(["prelabel"]) == 1
+    assert without_opening_fifo(fifo, partial(main, ["prelabel"])) == 1
     err = capsys.readouterr().err
     assert f"model error: cannot read model file {str(fifo)!r}: it is a FIFO, not a" in err
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from api.auth.store import add_contributor
 from api.database import Database
+from tests.inference.inference_testkit import progressive_jpeg
 
 
 def jpeg_bytes(
@@ -82,14 +83,8 @@ def webp_header_bomb(side: int = 16383) -> bytes:
 
 
 def scan_bomb_jpeg(scans: int = 300) -> bytes:
-    """A small progressive JPEG with its last scan repeated until it has `scans` scans (the
-    decoder makes one pass over the whole image per scan)."""
-    buffer = io.BytesIO()
-    Image.new("L", (64, 64), 128).save(buffer, "JPEG", progressive=True)
-    data = buffer.getvalue()
-    written = data.count(b"\xff\xda")  # one per scan header: 6, libjpeg's script for grey
-    last_scan = data[data.rindex(b"\xff\xda") : -2]  # up to the end-of-image marker
-    return data[:-2] + last_scan * (scans - written) + data[-2:]
+    """A small grey progressive JPEG of `scans` scans (see `progressive_jpeg`)."""
+    return progressive_jpeg(Image.new("L", (64, 64), 128), scans=scans)
 
 
 def long_thin_png(width: int = 65535, height: int = 1) -> bytes:
