@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import GraphQLRequestData
 
 from api.auth import store as auth_store
@@ -137,25 +138,22 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         return data
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
-        # Name the part and what was wrong (`api.multipart`). The form is parsed once:
-        # Starlette keeps it for strawberry's own read.
+        # strawberry's own read, with the parts read once, named when wrong, and checked
+        # against each other (`api.multipart`).
         try:
-            form = (await request.get_form_data()).form
-        except ValueError:
-            pass  # not multipart: strawberry's own read below says so
-        else:
-            operations = require_json_part(form.get("operations"), "operations")
-            check_map(operations, require_json_part(form.get("map"), "map"), form)
-        # strawberry walks `operations` along `map` without checking their shapes: a list
-        # where an object belongs raises one of these, which would be a 500.
-        try:
-            return await super().parse_multipart(request)
+            form_data = await request.get_form_data()
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse the multipart body") from exc
+        form = form_data.form
+        operations = require_json_part(form.get("operations"), "operations")
+        file_map = require_json_part(form.get("map"), "map")
+        if not isinstance(operations, dict) or not isinstance(file_map, dict):
+            raise HTTPException(400, _MULTIPART_SHAPE)
+        check_map(operations, file_map, form)
+        try:  # a list where an object belongs deeper down raises one of these
+            return replace_placeholders_with_files(operations, file_map, form_data.files)
         except (AttributeError, LookupError, TypeError, ValueError) as exc:
-            raise HTTPException(
-                400,
-                "the multipart 'operations' must be a JSON object, and 'map' a JSON object "
-                "from each file part's name to a list of variable paths",
-            ) from exc
+            raise HTTPException(400, _MULTIPART_SHAPE) from exc
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -170,6 +168,12 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
         )
+
+
+_MULTIPART_SHAPE = (
+    "the multipart 'operations' must be a JSON object, and 'map' a JSON object from each file "
+    "part's name to a list of variable paths"
+)
 
 
 def _check_document(query: str, *, operation_name: str | None) -> None:

@@ -32,12 +32,11 @@ def require_json_part(value: object, part: str) -> object:
     return read_json(value, what=f"the multipart '{part}' part")
 
 
-def check_map(operations: object, file_map: object, form: Mapping[str, object]) -> None:
+def check_map(
+    operations: dict[str, object], file_map: dict[str, object], form: Mapping[str, object]
+) -> None:
     """Each `map` entry is a list of paths into `operations`, for a file part the request
-    has. `operations` or `map` of another shape is left to strawberry's read, which refuses
-    it."""
-    if not isinstance(operations, dict) or not isinstance(file_map, dict):
-        return
+    has."""
     for part, paths in file_map.items():
         if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
             raise HTTPException(
