@@ -24,7 +24,6 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
-from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import GraphQLRequestData
 
 from api.auth import store as auth_store
@@ -36,7 +35,7 @@ from api.embedded import EmbeddedDatabaseError
 from api.limits import BodySizeLimitMiddleware, read_json
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
-from api.multipart import check_map, require_json_part
+from api.multipart import read_multipart
 from api.photos import files as photo_files
 from api.photos import store as photo_store
 from api.photos.routes import photo_routes
@@ -138,22 +137,11 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         return data
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
-        # strawberry's own read, with the parts read once, named when wrong, and checked
-        # against each other (`api.multipart`).
         try:
             form_data = await request.get_form_data()
         except ValueError as exc:
             raise HTTPException(400, "Unable to parse the multipart body") from exc
-        form = form_data.form
-        operations = require_json_part(form.get("operations"), "operations")
-        file_map = require_json_part(form.get("map"), "map")
-        if not isinstance(operations, dict) or not isinstance(file_map, dict):
-            raise HTTPException(400, _MULTIPART_SHAPE)
-        check_map(operations, file_map, form)
-        try:  # a list where an object belongs deeper down raises one of these
-            return replace_placeholders_with_files(operations, file_map, form_data.files)
-        except (AttributeError, LookupError, TypeError, ValueError) as exc:
-            raise HTTPException(400, _MULTIPART_SHAPE) from exc
+        return read_multipart(form_data.form, form_data.files)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -168,12 +156,6 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             rng=self.runtime.rng,
             loaders=SurveyLoaders.for_request(self.runtime.db),
         )
-
-
-_MULTIPART_SHAPE = (
-    "the multipart 'operations' must be a JSON object, and 'map' a JSON object from each file "
-    "part's name to a list of variable paths"
-)
 
 
 def _check_document(query: str, *, operation_name: str | None) -> None:

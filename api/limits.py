@@ -8,10 +8,9 @@ cap the request is cut off and answered 413 with a JSON message. Uploads (multip
 as large as PHOTOSURVEY_MAX_UPLOAD_BYTES; any other request at most `MAX_REQUEST_BYTES`.
 
 A JSON body (or multipart part) is read by `read_json`, which walks it once
-(`json_problem`) before strawberry sees it: the
-parser, strawberry's conversion of variables and the checks after it all run on the event
-loop, so a body of millions of small items would hold every other request (20 MB of one-
-letter tags: 9 s).
+(`json_problem`) before strawberry sees it: the parser, strawberry's conversion of variables
+and the checks after it all run on the event loop, so a body of millions of small items
+would hold every other request (20 MB of one-letter tags: 9 s).
 """
 
 from __future__ import annotations

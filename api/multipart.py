@@ -1,25 +1,47 @@
-"""Checks on a GraphQL multipart request (``addPhoto``) before strawberry reads it.
+"""Reading a GraphQL multipart request (``addPhoto``): strawberry's read, with its parts
+checked and named.
 
 strawberry reads a missing `operations` or `map` part as ``{}``, says only "Unable to parse
 request body as JSON" of a part that is not JSON, and walks `operations` along `map` without
 checking either: a path that leads nowhere, or a `map` value that is a string rather than a
-list, comes out as "File(s) missing in form data" although the file is there. These checks
-name the part, and what was wrong, instead.
+list, comes out as "File(s) missing in form data" although the file is there, and a list
+where an object belongs is a 500. `read_multipart` names the part, and what was wrong,
+instead, and reads each part once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from cross_web import HTTPException
+from strawberry.file_uploads.utils import replace_placeholders_with_files
 
 from api.limits import read_json
 
 _MAP_EXAMPLE = '{"0": ["variables.file"]}'
+_SHAPE = (
+    "the multipart 'operations' must be a JSON object, and 'map' a JSON object from each file "
+    "part's name to a list of variable paths"
+)
 
 
-def require_json_part(value: object, part: str) -> object:
+def read_multipart(form: Mapping[str, object], files: Mapping[str, object]) -> dict[str, Any]:
+    """The GraphQL request of a multipart form, its files put where `map` says; an HTTP 400
+    naming what is wrong otherwise."""
+    operations = _require_json_part(form.get("operations"), "operations")
+    file_map = _require_json_part(form.get("map"), "map")
+    if not isinstance(operations, dict) or not isinstance(file_map, dict):
+        raise HTTPException(400, _SHAPE)
+    _check_map(operations, file_map, form)
+    try:  # a list where an object belongs deeper down raises one of these
+        return replace_placeholders_with_files(operations, file_map, files)
+    except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        raise HTTPException(400, _SHAPE) from exc
+
+
+def _require_json_part(value: object, part: str) -> object:
     """The `operations` or `map` part, decoded: it must be there, a form field, and JSON."""
     if value is None:
         raise HTTPException(
@@ -32,7 +54,7 @@ def require_json_part(value: object, part: str) -> object:
     return read_json(value, what=f"the multipart '{part}' part")
 
 
-def check_map(
+def _check_map(
     operations: dict[str, object], file_map: dict[str, object], form: Mapping[str, object]
 ) -> None:
     """Each `map` entry is a list of paths into `operations`, for a file part the request

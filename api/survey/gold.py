@@ -45,15 +45,16 @@ async def mark_gold(db: Database, photo_id: str, label_id: str) -> Document | No
     marking it again finishes the job. An answer landing meanwhile only means another try,
     and after `_MAX_TRIES` of them `TryAgain`.
     """
+    before = await store.find_photo(db, photo_id)
+    if before is None or not store.is_prelabelled(before):
+        return None
+    await consensus_store.set_gold_label(db, photo_id, label_id)
     for _ in range(_MAX_TRIES):
-        before = await store.find_photo(db, photo_id)
-        if before is None or not store.is_prelabelled(before):
-            return None
-        await consensus_store.set_gold_label(db, photo_id, label_id)
         photo = await store.mark_gold(db, before)
         if photo is not None:
             await settle_change(db, before=before, after=photo)
             return photo
+        before = await store.find_photo(db, photo_id) or before  # photos are never deleted
     raise TryAgain(
         f"answers kept arriving on photo {photo_id} while it was marked gold; its gold label "
         "is stored: mark it gold again to finish"

@@ -226,32 +226,16 @@ async def record_answer(
             "$inc": {"queue_version": 1, "answer_count": 1, "free_slots": freed},
         },
     )
-    if not recorded.modified_count:
-        return None
-    holds = [hold for hold in doc.get("holds", ()) if hold["lease_id"] != lease_id]
-    return _written(
-        doc,
-        fields | {"answerers": [*doc.get("answerers", ()), contributor_id], "holds": holds},
-        answers=1,
-        freed=freed,
-    )
+    return _written(doc, fields, answers=1) if recorded.modified_count else None
 
 
-def _written(doc: Document, fields: Document, *, answers: int, freed: int) -> Document:
+def _written(doc: Document, fields: Document, *, answers: int) -> Document:
     """The photo as a compare-and-set on `doc` (`_unchanged`) just wrote it, for the retired
     counts: its status, reason and answers are exact, so the counts follow each change
-    once, even when another write lands right after. Fields other writers may have moved
-    meanwhile (holds, slots, bucket) are as of `doc`: the bucket is settled from a fresh
-    read (`queue.settle_change`)."""
-    return (
-        doc
-        | fields
-        | {
-            "queue_version": doc.get("queue_version", 0) + 1,
-            "answer_count": doc["answer_count"] + answers,
-            "free_slots": doc["free_slots"] + freed,
-        }
-    )
+    once, even when another write lands right after. Its other queue fields (holds, slots,
+    bucket) are as of `doc`: the bucket is settled from a fresh read
+    (`queue.settle_change`)."""
+    return doc | fields | {"answer_count": doc["answer_count"] + answers}
 
 
 # --- leases ----------------------------------------------------------------------------
@@ -262,15 +246,9 @@ async def insert_leases(db: Database, leases: Sequence[Document]) -> None:
         await db.leases.insert_many(list(leases), ordered=False)
 
 
-async def count_held_leases(db: Database, contributor_id: str, *, now: datetime) -> int:
-    """Leases the contributor holds: active and not yet expired (index ``held``)."""
-    return await db.leases.count_documents(
-        {"contributor_id": contributor_id, "state": "active", "expires_at": {"$gt": now}}
-    )
-
-
 async def held_leases(db: Database, contributor_id: str, *, now: datetime) -> list[Document]:
-    """The leases `count_held_leases` counts, oldest first (made earliest, then by id)."""
+    """The leases the contributor holds, active and not yet expired (index ``held``), oldest
+    first (made earliest, then by id)."""
     cursor = db.leases.find(
         {"contributor_id": contributor_id, "state": "active", "expires_at": {"$gt": now}},
         {"created_at": 1},
@@ -417,4 +395,4 @@ async def rescore(db: Database, doc: Document, *, fields: Document) -> Document 
     rescored = await db.photos.update_one(
         _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
     )
-    return _written(doc, fields, answers=0, freed=freed) if rescored.modified_count else None
+    return _written(doc, fields, answers=0) if rescored.modified_count else None

@@ -63,7 +63,7 @@ async def next_tasks(
     more than `MAX_HELD_LEASES`, even with several requests at once): gold photos at the
     gold rate, random ones at the exploration rate, the rest most needed first. Raises
     `LimitReached` if they already hold that many."""
-    held = await store.count_held_leases(db, contributor_id, now=now)
+    held = len(await store.held_leases(db, contributor_id, now=now))
     if held >= MAX_HELD_LEASES:
         raise LimitReached(
             f"you hold {held} unanswered tasks, the most one contributor may hold; answer or "

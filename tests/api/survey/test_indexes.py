@@ -29,7 +29,7 @@ QUERIES: dict[str, tuple[str, Document]] = {
         "photos", {"holds.expires_at": {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": NOW}}
     ),
     "store.find_lease / set_lease_state": ("leases", {"_id": "l"}),
-    "store.count_held_leases": (
+    "store.held_leases": (
         "leases", {"contributor_id": "c", "state": "active", "expires_at": {"$gt": NOW}}
     ),
     "store.find_answer_by_key": ("answers", {"contributor_id": "c", "idempotency_key": "k"}),
