@@ -10,6 +10,11 @@ from api.database import SERVER_SELECTION_TIMEOUT_MS, Database, connect, ensure_
 from api.embedded import free_port
 
 
+# PyMongo (4.20) does not close the socket of a monitor's connection attempt that close()
+# cancels (its `_async_create_connection` closes it on OSError only): with nobody listening,
+# about one run in three leaves it to the garbage collector. The driver's leak, not ours.
+@pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize(
     ("query", "timeout_ms"),
     [("", SERVER_SELECTION_TIMEOUT_MS), ("?serverSelectionTimeoutMS=300", 300)],
@@ -32,7 +37,7 @@ async def test_start_up_drops_an_index_an_earlier_version_made(db: Database) -> 
 
     for _ in range(2):  # and a second start finds nothing to drop
         await ensure_indexes(db, INDEXES)
-        assert set(await leases.index_information()) == {"_id_", "held"}
+        assert set(await leases.index_information()) == {"_id_", "held", "slot"}
 
 
 async def test_a_retired_index_another_process_dropped_first_is_no_error(db: Database) -> None:
