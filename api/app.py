@@ -35,6 +35,7 @@ from api.embedded import EmbeddedDatabaseError
 from api.limits import BodySizeLimitMiddleware, read_json
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
+from api.models import store as model_store
 from api.multipart import read_multipart
 from api.photos import files as photo_files
 from api.photos import store as photo_store
@@ -62,6 +63,7 @@ INDEXES: tuple[CollectionIndexes, ...] = (
     photo_store.INDEXES,
     *photo_files.INDEXES,
     prelabel_store.INDEXES,
+    model_store.INDEXES,
 )
 
 
@@ -246,6 +248,7 @@ async def _lifespan(app: Starlette, runtime: Runtime) -> AsyncIterator[None]:
             runtime._db = await stack.enter_async_context(open_database(settings))
             await ensure_indexes(runtime.db, INDEXES)
             await prelabel_store.start_counts(runtime.db)
+            await survey_store.start_counts(runtime.db)
         except (EmbeddedDatabaseError, PyMongoError) as exc:
             app.state.startup_error = exc
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import re
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from api.connection import open_database
 from api.database import ensure_indexes
 from api.embedded import EmbeddedDatabaseError
 from api.errors import TryAgain
+from api.models import store as model_store
 from api.photos import files
 from api.photos.importer import run_import
 from api.photos.pruning import DEFAULT_GRACE_MINUTES, MIN_GRACE_MINUTES, Pruned, prune_files
@@ -28,6 +30,7 @@ from api.schema import schema
 from api.settings import Settings, SettingsError
 from api.survey import gold
 from api.survey import store as survey_store
+from api.survey.repair import Fix, repair
 from api.text import UNSAFE, unsafe_character
 from inference import InferenceError
 
@@ -100,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--dry-run", action="store_true", help="report, and remove nothing")
     prune.set_defaults(run=_prune_files)
+
+    repair = commands.add_parser(
+        "repair",
+        help="set every count (stats, contributors', photos', the queue's) to what the stored "
+        "answers and photos imply, printing what was off; run it with the service stopped",
+    )
+    repair.set_defaults(run=_repair)
 
     contributors = commands.add_parser("contributors", help="manage contributors")
     contributor_commands = contributors.add_subparsers(required=True, metavar="ACTION")
@@ -212,11 +222,18 @@ def _mark_gold(args: argparse.Namespace) -> int:
 
     async def mark() -> bool:
         async with open_database(settings) as db:
-            await ensure_indexes(db, survey_store.INDEXES)
-            photo = await gold.mark_gold(db, args.photo_id, args.label_id)
+            await ensure_indexes(db, (*survey_store.INDEXES, model_store.INDEXES))
+            photo = await gold.mark_gold(
+                db, args.photo_id, args.label_id, now=datetime.now(UTC), rng=random.Random()
+            )
             return photo is not None
 
-    if not asyncio.run(mark()):
+    try:
+        marked = asyncio.run(mark())
+    except gold.UnknownLabel as exc:
+        print(f"photosurvey gold: {exc}", file=sys.stderr)
+        return 1
+    if not marked:
         print(
             f"photosurvey gold: no pre-labelled photo {args.photo_id!r}; import it and run "
             "photosurvey prelabel first",
@@ -224,6 +241,23 @@ def _mark_gold(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"photo {args.photo_id} is gold, labelled {args.label_id}")
+    return 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+
+    async def run() -> list[Fix]:
+        async with open_database(settings) as db:
+            await ensure_indexes(db, survey_store.INDEXES)
+            return await repair(db)
+
+    fixes = asyncio.run(run())
+    for fix in fixes:
+        print(f"fixed {fix}")
+    print(
+        f"repair: {_count(len(fixes), 'count')} fixed" if fixes else "repair: every count is right"
+    )
     return 0
 
 

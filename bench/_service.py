@@ -3,11 +3,11 @@ embedded database in the queue state the service computes, contributors, and the
 ``photosurvey serve`` process.
 
 The pool is written with bulk inserts, but every queue field comes from the service's own
-functions: `queue_fields` (what `open_photo` sets), `available_bucket` (where
-`settle_bucket` moves it) and the ``queue/buckets`` and ``queue/stats`` documents counted
-from the same photos. Predictions are synthetic: the top-1 probability is uniform in
-[0.05, 1), so least-confidence uncertainty spreads evenly over the priority buckets (each
-bucket holds about N / 475 photos), and the question kinds mix DESCRIBE, CHOOSE and VERIFY.
+functions (`queue_fields`, and `queue.open_photo` for the change that opens a photo), and
+the bucket and open-photo counts are counted from the same photos. Predictions are
+synthetic: the top-1 probability is uniform in [0.05, 1), so least-confidence uncertainty
+spreads evenly over the priority buckets (each bucket holds about N / 475 photos), and the
+question kinds mix DESCRIBE, CHOOSE and VERIFY.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from typing import Any
 
 import httpx
 
+from api import counters
 from api.app import INDEXES
 from api.auth.store import add_contributor
 from api.database import Database, Document, ensure_indexes
 from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
 from api.survey.opening import queue_fields
-from api.survey.queue import available_bucket
+from api.survey.queue import open_photo
 from api.survey.selection import Policy
 
 MODEL_VERSION = "bench-model@1"
@@ -91,7 +92,7 @@ class PoolLoad:
 
 
 def pool_batch(ids: range, *, settings: Settings, rng: random.Random, now: datetime) -> PoolLoad:
-    """Photos opened as `open_photo` then `settle_bucket` would leave them."""
+    """Photos as `open_photo` would leave them."""
     policy = Policy.from_settings(settings)
     config = ConsensusConfig.from_settings(settings)
     load = PoolLoad([], [], Counter())
@@ -105,36 +106,34 @@ def pool_batch(ids: range, *, settings: Settings, rng: random.Random, now: datet
             draw=rng.random(),
             now=now,
         )
-        # open_photo's $inc makes the version 1; a bucket move makes it 2.
-        photo: Document = {"_id": photo_id, **fields, "queue_version": 1}
-        bucket = available_bucket(photo)
-        if bucket is not None:
-            photo |= {"bucket": bucket, "queue_version": 2}
-            load.buckets[bucket] += 1
-        load.photos.append(photo)
+        opened = open_photo(photo_id, fields)  # the change `opening.open_photo` writes
+        load.photos.append({"_id": photo_id, **opened.update["$set"]})
+        if opened.bucket_to is not None:
+            load.buckets[opened.bucket_to] += 1
         load.predictions.append({"photo_id": photo_id, "created_at": now, **prediction})
     return load
 
 
 async def load_pool(db: Database, size: int, *, settings: Settings, seed: int) -> int:
-    """Insert `size` open photos and their queue bookkeeping; returns the queue depth."""
+    """Insert `size` pre-labelled photos and their queue bookkeeping; returns the queue
+    depth (the open photos)."""
     await ensure_indexes(db, INDEXES)
     rng = random.Random(seed)
     now = datetime.now(UTC)
     buckets: Counter[int] = Counter()
+    opened = 0
     for start in range(0, size, INSERT_BATCH):
         batch = pool_batch(
             range(start, min(start + INSERT_BATCH, size)), settings=settings, rng=rng, now=now
         )
         await db.photos.insert_many(batch.photos, ordered=False)
         buckets.update(batch.buckets)
-    await db.queue.insert_many(
-        [
-            {"_id": "buckets", "counts": {str(b): n for b, n in sorted(buckets.items())}},
-            {"_id": "stats", "prelabelled": size, "completed": 0},
-        ]
+        opened += sum(photo["status"] == "open" for photo in batch.photos)
+    await db.queue.insert_one(
+        {"_id": "buckets", "counts": {str(b): n for b, n in sorted(buckets.items())}}
     )
-    return sum(buckets.values())
+    await counters.count(db, photos=size, prelabelled=size, open=opened)
+    return opened
 
 
 async def add_contributors(db: Database, count: int) -> list[str]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+
+from api.embedded import free_port, port_listens
 from api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,3 +76,73 @@ def run_photosurvey(settings: Settings, *arguments: str) -> subprocess.Completed
     return subprocess.run(
         [PHOTOSURVEY, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
     )
+
+
+SECRET_KEY = "test-secret-key-not-for-production-0123456789"
+
+
+class ServiceProcess:
+    """A real `photosurvey serve` process on the test's database (no embedded server of its
+    own), in production mode with the pre-label worker off; its log in `log_path`."""
+
+    def __init__(self, settings: Settings, *, log_path: Path, **variables: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = photosurvey_environment(
+            PHOTOSURVEY_MONGODB_URI=str(settings.mongodb_uri),
+            PHOTOSURVEY_DB_NAME=settings.db_name,
+            PHOTOSURVEY_DATA_DIR=str(settings.data_dir),
+            PHOTOSURVEY_PORT=str(self.port),
+            PHOTOSURVEY_ENV="production",
+            PHOTOSURVEY_SECRET_KEY=SECRET_KEY,
+            PHOTOSURVEY_PRELABEL_WORKER="off",
+            PHOTOSURVEY_EXPLORATION="0",
+            PHOTOSURVEY_LOG_LEVEL="WARNING",
+            **variables,
+        )
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [PHOTOSURVEY, "serve"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_until_ready(self, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"photosurvey serve exited: {self.log_tail()}")
+            # Ask over HTTP only once the port listens: a refused connection leaves its
+            # socket to the garbage collector (a ResourceWarning, an error in this suite).
+            if port_listens(self.port):
+                with httpx.Client(base_url=self.base_url, timeout=5) as client:
+                    if client.get("/readyz").status_code == 200:
+                        return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.base_url}/readyz never answered 200: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def running_services(settings: Settings, count: int, *, log_dir: Path) -> Iterator[list[str]]:
+    """`count` service processes on the test's database; yields their base URLs."""
+    services = [
+        ServiceProcess(settings, log_path=log_dir / f"service-{i}.log") for i in range(count)
+    ]
+    try:
+        for service in services:
+            service.wait_until_ready()
+        yield [service.base_url for service in services]
+    finally:
+        for service in services:
+            service.stop()

@@ -23,6 +23,7 @@ from api.consensus.aggregation import (
     majority,
     posterior,
     posterior_from,
+    updated_photo,
 )
 from api.consensus.em import Reestimate, VoteRecord, reestimate
 from api.consensus.engine import (
@@ -111,4 +112,5 @@ __all__ = [
     "reliability",
     "retirement_reason",
     "typical_accuracy",
+    "updated_photo",
 ]

@@ -244,17 +244,32 @@ def answer_update(
     )
 
 
+def updated_photo(photo: PhotoState, update: AnswerUpdate) -> PhotoState:
+    """The photo's state after `update` (`photo` is left as it is): what the store's `$inc`
+    of `AnswerUpdate.photo_inc` makes of it."""
+    log_odds, tally, tags = dict(photo.log_odds), dict(photo.tally), dict(photo.tags)
+    for t, x in update.log_odds.items():
+        log_odds[t] = log_odds.get(t, 0.0) + x
+    for t, x in update.tally.items():
+        tally[t] = tally.get(t, 0.0) + x
+    for tag in update.tags:
+        tags[tag] = tags.get(tag, 0) + 1
+    return PhotoState(
+        log_odds=log_odds,
+        tally=tally,
+        answer_count=photo.answer_count + 1,
+        vote_count=photo.vote_count + update.votes,
+        not_sure_count=photo.not_sure_count + (1 if update.not_sure else 0),
+        tags=tags,
+        gold_label=photo.gold_label,
+    )
+
+
 def apply_update(photo: PhotoState, contributor: ContributorState, update: AnswerUpdate) -> None:
     """Apply an `AnswerUpdate` in memory: what the store does with two `$inc`s."""
-    for t, x in update.log_odds.items():
-        photo.log_odds[t] = photo.log_odds.get(t, 0.0) + x
-    for t, x in update.tally.items():
-        photo.tally[t] = photo.tally.get(t, 0.0) + x
-    for tag in update.tags:
-        photo.tags[tag] = photo.tags.get(tag, 0) + 1
-    photo.answer_count += 1
-    photo.vote_count += update.votes
-    photo.not_sure_count += 1 if update.not_sure else 0
+    after = updated_photo(photo, update)
+    for name in ("log_odds", "tally", "answer_count", "vote_count", "not_sure_count", "tags"):
+        setattr(photo, name, getattr(after, name))
     add_counts(contributor, update.counts)
     contributor.vote_count += update.votes
     contributor.agreed += update.agreed

@@ -56,7 +56,8 @@ _FIELDS = (
 _PROJECTION = dict.fromkeys(_FIELDS, 1)
 
 
-def _to_document(record: PhotoRecord) -> Document:
+def photo_document(record: PhotoRecord) -> Document:
+    """The document `insert_photo` writes for `record`."""
     doc: Document = {"_id": record.id}
     doc.update({name: getattr(record, name) for name in _FIELDS})
     return doc
@@ -85,7 +86,7 @@ def _from_document(doc: Document) -> PhotoRecord:
 async def insert_photo(db: Database, record: PhotoRecord) -> bool:
     """Insert a new photo; False when one with the same content is already stored."""
     try:
-        await db[COLLECTION].insert_one(_to_document(record))
+        await db[COLLECTION].insert_one(photo_document(record))
     except DuplicateKeyError:
         return False
     await counters.count(db, photos=1)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from api.connection import open_database
 from api.database import Document, ensure_indexes
 from api.logs import configure_logging
+from api.models import store as model_store
 from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Batch, Prelabeller
@@ -55,10 +56,12 @@ def run_prelabel(settings: Settings) -> int:
 
 async def _prelabel_all(settings: Settings, labeller: Labeller) -> Run:
     async with open_database(settings) as db:
-        await ensure_indexes(db, (*survey_store.INDEXES, prelabel_store.INDEXES))
+        await ensure_indexes(
+            db, (*survey_store.INDEXES, prelabel_store.INDEXES, model_store.INDEXES)
+        )
         await prelabel_store.start_counts(db)
         prelabeller = Prelabeller.from_settings(db, labeller, settings)
-        await prelabeller.retry_model_faults()
+        await prelabeller.prepare()
         total = await prelabel_store.count_to_do(db)
         done = Batch(claimed=0, unreadable=0, model_faults=0)
         with tqdm(

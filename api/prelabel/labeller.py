@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from api.settings import Settings
-from inference import Model, ModelSpec, Prediction
+from inference import Label, Model, ModelSpec, Prediction
 
 
 class Labeller(Protocol):
@@ -14,6 +14,9 @@ class Labeller(Protocol):
 
     @property
     def spec(self) -> ModelSpec: ...
+
+    @property
+    def labels(self) -> tuple[Label, ...]: ...
 
     def predict_many(self, images: Sequence[bytes]) -> list[Prediction]: ...
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from api.database import Database, Document
+from api.models import store as model_store
 from api.periodic import run_periodically
 from api.photos.files import read_file
 from api.prelabel.labeller import Labeller
@@ -84,9 +85,11 @@ class Prelabeller:
             batch=settings.prelabel_batch,
         )
 
-    async def retry_model_faults(self) -> None:
-        """Let this model try the new photos another model failed on; once, before the
-        first batch."""
+    async def prepare(self) -> None:
+        """Once, before the first batch: record the model (its label set checks the labels
+        given for the photos it labels), and let it try the new photos another model
+        failed on."""
+        await model_store.record_model(self.db, self.labeller.spec, self.labeller.labels)
         retried = await retry_model_faults(self.db, model=self.labeller.spec.sha256)
         if retried:
             logger.info("photos another model failed on are tried again", extra={"count": retried})
@@ -159,6 +162,6 @@ async def run_prelabel_worker(prelabeller: Prelabeller) -> AsyncIterator[None]:
     async def step() -> bool:
         return (await prelabeller.run_batch()).claimed == prelabeller.batch  # full: more wait
 
-    await prelabeller.retry_model_faults()
+    await prelabeller.prepare()
     async with run_periodically("prelabel-worker", step, every=IDLE_SECONDS):
         yield

@@ -1,6 +1,7 @@
 """Answers into consensus, online: each accepted answer updates its photo's evidence and
-its contributor's counts (``$inc``), then the photo's consensus decides whether it retires
-and how many more answers it needs (dynamic overlap). Pure core in `api.consensus`.
+its contributor's counts (``$inc``), and the photo's consensus decides whether it retires
+and how many more answers it needs (dynamic overlap). Plain functions over the core in
+`api.consensus`; `api.survey.answering` writes what they compute.
 
 A photo's prior is the model's prediction (`photo_prior`): its top-k probabilities, the
 rest spread over the model's other labels. The questions' options come from that top-k, so
@@ -11,19 +12,22 @@ the evaluation photos (README, Consensus), so it does not push answers aside."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from api import counters
 from api.consensus import (
     Answer,
+    AnswerUpdate,
     ChooseAnswer,
     Consensus,
+    ContributorState,
     Demand,
     DescribeAnswer,
+    Evidence,
     LabelIndex,
     ModelPrior,
+    PhotoState,
     Prior,
     ReliabilityPrior,
     RetirementPolicy,
@@ -35,12 +39,11 @@ from api.consensus import (
     demand,
     evidence_of,
 )
-from api.database import Database, Document
 from api.settings import Settings
 from api.survey import consensus_store
 from api.survey.questions import Question, QuestionKind, question_for
+from api.survey.queue import GOLD_SLOTS, PhotoStatus, Settled
 from api.survey.selection import priority
-from api.survey.store import GOLD_SLOTS
 
 
 @dataclass(frozen=True)
@@ -91,36 +94,31 @@ def label_index(photo: Mapping[str, Any]) -> LabelIndex:
     return LabelIndex.from_names({s["label_id"]: [s["name"]] for s in top_k})
 
 
-async def aggregate_answer(
-    db: Database,
-    answer: Document,
-    photo: Document,
+def answer_evidence(
+    question: Question, value: Mapping[str, Any], photo: Mapping[str, Any]
+) -> Evidence:
+    """What a stored answer says, as votes on the photo's labels."""
+    return evidence_of(consensus_answer(question, value), label_index(photo))
+
+
+def count_answer(
+    state: PhotoState,
+    contributor: ContributorState,
+    evidence: Evidence,
+    photo: Mapping[str, Any],
     *,
     config: ConsensusConfig,
     estimates: consensus_store.Estimates,
-) -> None:
-    """Count one stored answer into consensus and into the answer counts, at most once: a
-    replay after a crash finds it counted. A crash right after the claim loses its evidence
-    until the next full re-estimation, and its place in the counts."""
-    question = Question.from_document(answer["question"])
-    evidence = evidence_of(consensus_answer(question, answer["value"]), label_index(photo))
-    if not await consensus_store.claim_aggregation(
-        db, answer["_id"], votes=[asdict(vote) for vote in evidence.votes]
-    ):
-        return
-    update = answer_update(
-        await consensus_store.read_photo_state(db, photo["_id"]),
-        await consensus_store.read_contributor_state(db, answer["contributor_id"]),
+) -> AnswerUpdate:
+    """The change one answer makes to its photo's evidence and its contributor's counts."""
+    return answer_update(
+        state,
+        contributor,
         evidence,
         prior=photo_prior(photo, estimates),
         reliability_prior=config.reliability,
         pattern=estimates.pattern,
     )
-    await consensus_store.add_photo_evidence(db, photo["_id"], update.photo_inc())
-    await consensus_store.add_contributor_counts(
-        db, answer["contributor_id"], update.contributor_inc() | {"answer_count": 1}
-    )
-    await counters.count(db, answers=1)
 
 
 def vote_of(document: Mapping[str, Any]) -> Vote:
@@ -133,20 +131,20 @@ def vote_of(document: Mapping[str, Any]) -> Vote:
     )
 
 
-async def photo_demand(
-    db: Database,
-    photo: Document,
+def photo_demand(
+    photo: Mapping[str, Any],
+    state: PhotoState,
     *,
     config: ConsensusConfig,
     estimates: consensus_store.Estimates,
 ) -> tuple[Consensus, Demand]:
-    """The photo's consensus now, and what it still needs (what its contributors are told).
+    """The photo's consensus given its evidence `state`, and what it still needs (what its
+    contributors are told).
 
     A gold photo never retires, and what a contributor is told about it must not give it
     away: it needs what an ordinary photo would if its answers had said nothing (gold
     answers move no consensus), until the answer cap, then 0.
     """
-    state = await consensus_store.read_photo_state(db, photo["_id"])
     prior = photo_prior(photo, estimates)
     verdict = consensus(state, prior)
     typical = estimates.typical_accuracy
@@ -167,24 +165,32 @@ def _alphabet_size(top_k: list[Mapping[str, Any]]) -> int:
     return len(question.labels) + 1 if question.kind is QuestionKind.CHOOSE else 2
 
 
-def queue_state(photo: Mapping[str, Any], *, verdict: Consensus, need: Demand) -> Document:
-    """The photo's queue fields given its consensus (see `api.survey.store`)."""
-    answers = verdict.answer_count
-    if photo.get("status") == "gold":
-        return {"still_needed": GOLD_SLOTS, "priority": 0.0}
+def settled(
+    photo: Mapping[str, Any],
+    state: PhotoState,
+    *,
+    config: ConsensusConfig,
+    estimates: consensus_store.Estimates,
+) -> tuple[Settled, Demand]:
+    """Where the photo stands in the queue given its evidence `state` (see
+    `api.survey.queue`), and what its contributors are told it still needs."""
+    verdict, need = photo_demand(photo, state, config=config, estimates=estimates)
+    if photo.get("status") == PhotoStatus.GOLD.value:
+        return Settled(PhotoStatus.GOLD, still_needed=GOLD_SLOTS, priority=0.0), need
     still_needed = need.answers_still_needed
-    return {
-        "still_needed": still_needed,
-        "priority": priority(score=photo["score"], answers=answers, still_needed=still_needed),
-        "status": "retired" if need.retired is not None else "open",
-        "retirement_reason": None if need.retired is None else need.retired.value,
-        "consensus": {
+    answers = verdict.answer_count
+    return Settled(
+        status=PhotoStatus.OPEN if need.retired is None else PhotoStatus.RETIRED,
+        still_needed=still_needed,
+        priority=priority(score=photo["score"], answers=answers, still_needed=still_needed),
+        retirement_reason=None if need.retired is None else need.retired.value,
+        consensus={
             "label": _label(photo, verdict.label),
             "confidence": verdict.confidence,
             "method": verdict.method.value,
             "answer_count": answers,
         },
-    }
+    ), need
 
 
 def _label(photo: Mapping[str, Any], label_id: str | None) -> dict[str, str] | None:

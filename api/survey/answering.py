@@ -1,34 +1,37 @@
-"""Taking an answer safely: once per photo and contributor, idempotent by key.
+"""Taking an answer safely: once per photo and contributor, idempotent by key, all or nothing.
 
-Order of writes, chosen so that a crash at any point is finished by replaying the same key,
-and nothing is counted twice: the answer document (unique indexes decide races), then its
-counting into consensus and the answer counts (at most once: `aggregate_answer`; a crash
-just after its claim leaves the answer out of the counts), the photo's state (guarded by
-``answerers``), the lease (guarded by its state), and last the stored result that a replay
-returns.
+An answer is one transaction: it ends the lease (which must still run: of a release and an
+answer on one lease exactly one wins), stores the answer with its result, adds its
+evidence to the photo's consensus and its counts to the contributor, sets the photo's
+queue state, and counts it in the service's counts. A crash, a conflict or a refusal
+leaves none of it, so every count always equals what the stored answers imply; a replay
+of the same key returns the stored result.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
+import random
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
-from api.database import Database, Document
+from pymongo.errors import ClientBulkWriteException
+
+from api import counters
+from api.consensus import updated_photo
+from api.database import Contended, Database, Document, Session, Write, in_transaction, write_all
 from api.errors import TryAgain
-from api.survey import consensus_store, store
-from api.survey.aggregating import ConsensusConfig, aggregate_answer, photo_demand, queue_state
+from api.survey import consensus_store, queue, store
+from api.survey.aggregating import (
+    ConsensusConfig,
+    answer_evidence,
+    count_answer,
+    settled,
+)
 from api.survey.questions import Answer, Question, invalid_reason
-from api.survey.queue import settle_change
-
-_MAX_RETRIES = 8
-# How long a retry waits for the first attempt at the same answer before finishing it itself
-# (that attempt crashed): far above the few database round trips an answer takes.
-IN_FLIGHT_SECONDS = 10.0
-_POLL_SECONDS = 0.05
+from api.survey.queue import Change, Hold, QueueState
 
 
 @dataclass(frozen=True)
@@ -81,33 +84,54 @@ class Submission:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+class _Clash(Exception):
+    """The answer's insert met a unique index: `index` names it."""
+
+    def __init__(self, index: str) -> None:
+        self.index = index
+
+
 async def submit_answer(
-    db: Database, submission: Submission, *, config: ConsensusConfig, now: datetime
+    db: Database,
+    submission: Submission,
+    *,
+    config: ConsensusConfig,
+    now: datetime,
+    rng: random.Random,
 ) -> Outcome:
-    for _ in range(_MAX_RETRIES):
-        replayed = await _replay(db, submission, config=config)
+    estimates = await consensus_store.read_estimates(db)
+
+    async def attempt(session: Session) -> tuple[Outcome, Change | None]:
+        return await _answer(db, session, submission, config=config, estimates=estimates,
+                             now=now, rng=rng)  # fmt: skip
+
+    for _ in range(2):  # the second time only after the same key was stored meanwhile
+        replayed = await _replay(db, submission)
         if replayed is not None:
             return replayed
-        lease = await store.find_lease(db, submission.lease_id)
-        refused = _refusal(lease, submission, now=now)
-        if refused is not None or lease is None:
-            return refused or LeaseNotFound(submission.lease_id)
-        answer = _answer_document(submission, lease, now=now)
-        clash = await store.insert_answer(db, answer)
-        if clash == "one_per_photo":
-            return AlreadyAnswered(lease["photo_id"])
-        if clash is None:
-            return await _complete(db, answer, config=config)
-        # Same key inserted concurrently: go round and replay it.
-    raise TryAgain(  # pragma: no cover - needs a livelock
+        try:
+            outcome, change = await in_transaction(db, attempt)
+        except _Clash as clash:
+            if clash.index == "idempotency":
+                continue
+            lease = await store.find_lease(db, submission.lease_id)
+            return AlreadyAnswered(lease["photo_id"] if lease else "")
+        except Contended:
+            raise TryAgain(
+                "other answers kept changing this photo while yours was recorded; nothing is "
+                "stored yet: send it again with the same idempotencyKey"
+            ) from None
+        if isinstance(outcome, AlreadyAnswered):  # perhaps by this very key, meanwhile
+            return await _replay(db, submission) or outcome
+        await store.count_moves(db, [change] if change else [])
+        return outcome
+    raise TryAgain(  # pragma: no cover - a stored answer was deleted in between
         f"idempotency key {submission.idempotency_key!r} kept clashing with another request "
         "sending it: send the answer again with the same key"
     )
 
 
-async def _replay(
-    db: Database, submission: Submission, *, config: ConsensusConfig
-) -> Outcome | None:
+async def _replay(db: Database, submission: Submission) -> Outcome | None:
     earlier = await store.find_answer_by_key(
         db, contributor_id=submission.contributor_id, idempotency_key=submission.idempotency_key
     )
@@ -115,35 +139,74 @@ async def _replay(
         return None
     if earlier["fingerprint"] != submission.fingerprint:
         return KeyReused(submission.idempotency_key)
-    if earlier.get("result") is None:  # the first attempt is still running, or stopped
-        earlier = await _wait_for_result(db, earlier)
-    if earlier.get("result") is None:  # it stopped half-way: finish it
-        return await _complete(db, earlier, config=config)
-    return Accepted(earlier["_id"], earlier["photo_id"], earlier["result"]["still_needed"])
+    still_needed = (earlier.get("result") or {}).get("still_needed", 0)
+    return Accepted(earlier["_id"], earlier["photo_id"], still_needed)
 
 
-async def _wait_for_result(db: Database, answer: Document) -> Document:
-    """The answer once its first attempt has stored a result, or as it is once that attempt
-    has had `IN_FLIGHT_SECONDS`: a retry sent while it runs must not complete it a second
-    time alongside, from a consensus read before the answer's evidence was added. An attempt
-    that gave up (`TryAgain`) is not waited for."""
-    deadline = answer["created_at"] + timedelta(seconds=IN_FLIGHT_SECONDS)
-    while not _finished(answer) and datetime.now(UTC) < deadline:
-        await asyncio.sleep(_POLL_SECONDS)
-        answer = (
-            await store.find_answer_by_key(
-                db,
-                contributor_id=answer["contributor_id"],
-                idempotency_key=answer["idempotency_key"],
-            )
-            or answer
-        )
-    return answer
+async def _answer(
+    db: Database,
+    session: Session,
+    submission: Submission,
+    *,
+    config: ConsensusConfig,
+    estimates: consensus_store.Estimates,
+    now: datetime,
+    rng: random.Random,
+) -> tuple[Outcome, Change | None]:
+    """Within a transaction: refuse the answer, or write it and all it changes."""
+    lease = await store.find_lease(db, submission.lease_id, session=session)
+    refused = _refusal(lease, submission, now=now)
+    if refused is not None or lease is None:
+        return refused or LeaseNotFound(submission.lease_id), None
+    photo_id, contributor_id = lease["photo_id"], submission.contributor_id
+    photo = await store.find_photo(db, photo_id, session=session)
+    if photo is None:
+        raise LookupError(f"lease {lease['_id']} names a missing photo {photo_id}")
+    evidence = answer_evidence(Question.from_document(lease["question"]),
+                               submission.answer.to_document(), photo)  # fmt: skip
+    state = await consensus_store.read_photo_state(db, photo_id, session=session)
+    contributor = await consensus_store.read_contributor_state(db, contributor_id, session=session)
+    update = count_answer(state, contributor, evidence, photo, config=config, estimates=estimates)
+    position, need = settled(
+        photo, updated_photo(state, update), config=config, estimates=estimates
+    )
+    change = queue.settle(
+        QueueState.from_document(photo),
+        position,
+        now=now,
+        answered=Hold(lease["_id"], contributor_id, lease["expires_at"]),
+    )
+    answer = _answer_document(submission, lease, now=now) | {
+        "votes": [asdict(vote) for vote in evidence.votes],
+        "result": {"still_needed": need.answers_still_needed},
+    }
+    writes: list[Write] = [
+        store.end_lease_write(db, lease["_id"], state="answered", now=now),
+        store.change_write(db, change),
+        store.insert_answer_write(db, answer),
+        consensus_store.add_photo_evidence_write(db, photo_id, update.photo_inc()),
+        consensus_store.add_contributor_counts_write(
+            db, contributor_id, update.contributor_inc() | {"answer_count": 1}
+        ),
+        counters.count_write(db, change.counts | {"answers": 1}, rng=rng),
+    ]
+    try:
+        await write_all(session, writes, guarded=[0, 1])
+    except ClientBulkWriteException as exc:
+        raise _clash(exc) from exc
+    return Accepted(answer["_id"], photo_id, need.answers_still_needed), change
 
 
-def _finished(answer: Document) -> bool:
-    """Whether the answer's first attempt is over: it stored a result, or gave up."""
-    return answer.get("result") is not None or bool(answer.get("given_up"))
+def _clash(exc: ClientBulkWriteException) -> Exception:
+    """The unique index an insert met, as `_Clash`; any other failure as it is."""
+    errors: list[Document] = list(exc.details.get("writeErrors") or [])
+    for error in errors:
+        if error.get("code") == 11000:
+            pattern = error.get("keyPattern") or {}
+            text = str(error.get("errmsg", ""))
+            clashed = "idempotency_key" in pattern or "idempotency" in text
+            return _Clash("idempotency" if clashed else "one_per_photo")
+    return exc
 
 
 def _refusal(lease: Document | None, submission: Submission, *, now: datetime) -> Outcome | None:
@@ -151,7 +214,7 @@ def _refusal(lease: Document | None, submission: Submission, *, now: datetime) -
         return LeaseNotFound(submission.lease_id)
     if lease["state"] == "answered":
         return AlreadyAnswered(lease["photo_id"])
-    ended = store.lease_ended_at(lease, now=now)
+    ended = store.Lease.from_document(lease).ended(now=now)
     if ended is not None:  # released, or expired
         return LeaseExpired(lease["_id"], expired_at=ended)
     reason = invalid_reason(Question.from_document(lease["question"]), submission.answer)
@@ -169,57 +232,4 @@ def _answer_document(submission: Submission, lease: Document, *, now: datetime) 
         "idempotency_key": submission.idempotency_key,
         "fingerprint": submission.fingerprint,
         "created_at": now,
-        "result": None,
     }
-
-
-async def _complete(db: Database, answer: Document, *, config: ConsensusConfig) -> Accepted:
-    photo = await _photo_of(db, answer)
-    estimates = await consensus_store.read_estimates(db)
-    await aggregate_answer(db, answer, photo, config=config, estimates=estimates)
-    still_needed = await _record_on_photo(db, answer, photo, config=config, estimates=estimates)
-    await store.set_lease_state(
-        db, answer["lease_id"], state="answered", expect="active", now=datetime.now(UTC)
-    )
-    await store.set_answer_result(db, answer["_id"], result={"still_needed": still_needed})
-    return Accepted(answer["_id"], answer["photo_id"], still_needed)
-
-
-async def _photo_of(db: Database, answer: Document) -> Document:
-    photo = await store.find_photo(db, answer["photo_id"])
-    if photo is None:
-        raise LookupError(f"answer {answer['_id']} names a missing photo")
-    return photo
-
-
-async def _record_on_photo(
-    db: Database,
-    answer: Document,
-    photo: Document,
-    *,
-    config: ConsensusConfig,
-    estimates: consensus_store.Estimates,
-) -> int:
-    """Set the photo's queue state after `answer` (compare-and-set, retried from a fresh
-    read of the photo when another answer changed it first)."""
-    contributor_id = answer["contributor_id"]
-    for _ in range(_MAX_RETRIES):
-        verdict, need = await photo_demand(db, photo, config=config, estimates=estimates)
-        fields = queue_state(photo, verdict=verdict, need=need)
-        if contributor_id in photo.get("answerers", ()):
-            # Recorded by another attempt at this answer, which may have read the consensus
-            # before this answer's evidence: set the queue state from the consensus now.
-            after = await store.rescore(db, photo, fields=fields)
-        else:
-            after = await store.record_answer(
-                db, photo, contributor_id=contributor_id, lease_id=answer["lease_id"], fields=fields
-            )
-        if after is not None:
-            await settle_change(db, before=photo, after=after)
-            return need.answers_still_needed
-        photo = await _photo_of(db, answer)
-    await store.set_answer_given_up(db, answer["_id"])
-    raise TryAgain(
-        f"other answers kept changing photo {answer['photo_id']} while this one was recorded; "
-        "the answer is stored: send it again with the same idempotencyKey to finish"
-    )

@@ -1,22 +1,21 @@
 """MongoDB access for consensus: per-photo evidence (``consensus``), contributors' states
 (fields of ``contributors``), and the service-wide estimates (``consensus_meta``).
 
-Answers change evidence with ``$inc`` only (see `api.consensus.AnswerUpdate`), so several
-processes may apply answers in any order; a full re-estimation `$set`s fresh values.
+An answer changes evidence with ``$inc`` only (see `api.consensus.AnswerUpdate`), in the
+transaction that stores it (`api.survey.answering`); a full re-estimation `$set`s fresh
+values.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo import UpdateOne
 
 from api.consensus import ContributorState, ErrorPattern, LabelPrior, PhotoState
-from api.database import Database, Document
+from api.database import Database, Document, Session, namespace
 
 _ESTIMATES = "estimates"
 _LEASE = "reestimation"
@@ -34,47 +33,55 @@ class Estimates:
     """How many answers the service had when they were made."""
 
 
-async def read_photo_state(db: Database, photo_id: str) -> PhotoState:
-    doc = await db.consensus.find_one({"_id": photo_id})
+async def read_photo_state(
+    db: Database, photo_id: str, *, session: Session | None = None
+) -> PhotoState:
+    doc = await db.consensus.find_one({"_id": photo_id}, session=session)
     return PhotoState() if doc is None else PhotoState.from_document(doc)
 
 
-async def add_photo_evidence(db: Database, photo_id: str, inc: Mapping[str, float]) -> None:
-    await db.consensus.update_one({"_id": photo_id}, {"$inc": dict(inc)}, upsert=True)
-
-
-async def set_gold_label(db: Database, photo_id: str, label_id: str) -> None:
-    await db.consensus.update_one(
-        {"_id": photo_id}, {"$set": {"gold_label": label_id}}, upsert=True
+def add_photo_evidence_write(db: Database, photo_id: str, inc: Mapping[str, float]) -> UpdateOne:
+    return UpdateOne(
+        {"_id": photo_id}, {"$inc": dict(inc)}, upsert=True, namespace=namespace(db, "consensus")
     )
 
 
-async def set_photo_log_odds(
-    db: Database, photo_id: str, log_odds: Document, *, answer_count: int | None
-) -> bool:
-    """Replace a photo's evidence by a re-estimation's, unless an answer was counted since
-    `answer_count` was read (None: none was counted yet, as when a stop cut the first one
-    short after its votes were stored; the evidence is then written for the first time)."""
-    counted = {"$exists": False} if answer_count is None else answer_count
-    with contextlib.suppress(DuplicateKeyError):  # counted meanwhile: the upsert collides
-        changed = await db.consensus.update_one(
-            {"_id": photo_id, "answer_count": counted},
-            {"$set": {"log_odds": log_odds}},
-            upsert=True,
-        )
-        return changed.modified_count == 1 or changed.upserted_id is not None
-    return False
+def set_gold_label_write(db: Database, photo_id: str, label_id: str) -> UpdateOne:
+    return UpdateOne(
+        {"_id": photo_id},
+        {"$set": {"gold_label": label_id}},
+        upsert=True,
+        namespace=namespace(db, "consensus"),
+    )
 
 
-async def read_contributor_state(db: Database, contributor_id: str) -> ContributorState:
-    doc = await db.contributors.find_one({"_id": contributor_id}, list(_CONTRIBUTOR_STATE_FIELDS))
+def set_log_odds_write(db: Database, photo_id: str, state: PhotoState) -> UpdateOne:
+    """Replace a photo's evidence by a re-estimation's (`state.log_odds`); the evidence is
+    written for the first time when an answer's votes were stored without it (by a
+    version before answers were single transactions)."""
+    return UpdateOne(
+        {"_id": photo_id},
+        {"$set": {"log_odds": state.to_document()["log_odds"]}},
+        upsert=True,
+        namespace=namespace(db, "consensus"),
+    )
+
+
+async def read_contributor_state(
+    db: Database, contributor_id: str, *, session: Session | None = None
+) -> ContributorState:
+    doc = await db.contributors.find_one(
+        {"_id": contributor_id}, list(_CONTRIBUTOR_STATE_FIELDS), session=session
+    )
     return ContributorState() if doc is None else ContributorState.from_document(doc)
 
 
-async def add_contributor_counts(
+def add_contributor_counts_write(
     db: Database, contributor_id: str, inc: Mapping[str, float]
-) -> None:
-    await db.contributors.update_one({"_id": contributor_id}, {"$inc": dict(inc)})
+) -> UpdateOne:
+    return UpdateOne(
+        {"_id": contributor_id}, {"$inc": dict(inc)}, namespace=namespace(db, "contributors")
+    )
 
 
 async def set_contributor_state(
@@ -132,14 +139,6 @@ async def take_reestimation_lease(
 
 async def release_reestimation_lease(db: Database, *, holder: str, now: datetime) -> None:
     await db.consensus_meta.update_one({"_id": _LEASE, "holder": holder}, {"$set": {"until": now}})
-
-
-async def claim_aggregation(db: Database, answer_id: str, *, votes: list[Any]) -> bool:
-    """Mark an answer as counted into consensus, recording its votes; False if it was."""
-    changed = await db.answers.update_one(
-        {"_id": answer_id, "votes": None}, {"$set": {"votes": votes}}
-    )
-    return changed.modified_count == 1
 
 
 async def answer_votes(db: Database) -> AsyncIterator[Document]:

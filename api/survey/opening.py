@@ -10,12 +10,11 @@ from typing import Any
 
 from api import counters
 from api.consensus import ConsensusMethod, RetirementReason
-from api.database import Database, Document
-from api.survey import store
+from api.database import Database, Document, Session, in_transaction, write_all
+from api.survey import queue, store
 from api.survey.aggregating import ConsensusConfig
-from api.survey.queue import settle_change
+from api.survey.queue import PhotoStatus, lease_slots
 from api.survey.selection import Policy, auto_accepts, score
-from api.survey.store import lease_slots
 
 
 async def open_photo(
@@ -27,18 +26,30 @@ async def open_photo(
     config: ConsensusConfig,
     rng: random.Random,
     now: datetime,
-) -> Document | None:
-    """Store `prediction` (``Prediction.to_dict()`` of `inference`) and open the photo.
-
-    Returns the photo after, or None when it was not ``new`` (another worker got there)."""
+) -> bool:
+    """Store `prediction` (``Prediction.to_dict()`` of `inference`) and open the photo (or
+    retire it as the model's label, when auto-accept allows), in one transaction with its
+    counts. False when it was not ``new`` (another worker got there), or a model failed on
+    it meanwhile (a worker whose claim had lapsed): it stays counted as a fault, and comes
+    back with the next model (`retry_model_faults`)."""
     await store.save_prediction(db, {"photo_id": photo_id, "created_at": now, **prediction})
     fields = queue_fields(prediction, policy=policy, config=config, draw=rng.random(), now=now)
-    photo = await store.open_photo(db, photo_id, fields=fields)
-    if photo is None:
-        return None
-    await settle_change(db, before={}, after=photo)
-    await counters.count(db, prelabelled=1)
-    return photo
+    change = queue.open_photo(photo_id, fields)
+
+    async def attempt(session: Session) -> bool:
+        photo = await store.find_photo(db, photo_id, session=session)
+        if photo is None or photo.get("status") != PhotoStatus.NEW.value:
+            return False
+        if (photo.get("model_fault") or {}).get("model") is not None:
+            return False
+        writes = [store.change_write(db, change), counters.count_write(db, change.counts, rng=rng)]
+        await write_all(session, writes, guarded=[0])
+        return True
+
+    opened = await in_transaction(db, attempt)
+    if opened:
+        await store.count_moves(db, [change])
+    return opened
 
 
 def queue_fields(
@@ -67,14 +78,14 @@ def queue_fields(
         "free_slots": lease_slots(config.retirement.cap),
         "holds": [],
         "answerers": [],
-        "bucket": None,
-        "status": "open",
+        "skipped_by": [],
+        "status": PhotoStatus.OPEN.value,
         "prelabelled_at": now,
     }
     top = summary["top_k"][0] if summary["top_k"] else None
     if top is not None and auto_accepts(policy, top_probability=top["probability"]):
         fields |= {
-            "status": "retired",
+            "status": PhotoStatus.RETIRED.value,
             "retirement_reason": RetirementReason.MODEL.value,
             "retired_at": now,
             "still_needed": 0,

@@ -12,34 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from api import counters
 from api.consensus import (
-    PhotoState,
     Reestimate,
+    RetirementReason,
     VoteRecord,
     reestimate,
     reestimate_due,
     typical_accuracy,
 )
 from api.consensus.engine import REESTIMATE_MAX_ITERATIONS, REESTIMATE_TIME_BUDGET
-from api.database import Database
+from api.database import Database, Document, Session, Write, in_transaction, write_all
 from api.periodic import run_periodically
-from api.survey import consensus_store, store
-from api.survey.aggregating import (
-    ConsensusConfig,
-    model_prior,
-    photo_demand,
-    queue_state,
-    vote_of,
-)
-from api.survey.queue import settle_change
+from api.survey import consensus_store, queue, store
+from api.survey.aggregating import ConsensusConfig, model_prior, settled, vote_of
+from api.survey.queue import Change, PhotoStatus, QueueState
 from api.survey.standing import published_standing
 
 logger = logging.getLogger(__name__)
@@ -101,11 +96,11 @@ async def reestimate_now(db: Database, config: ConsensusConfig) -> int:
     )
     estimates = await _save_crowd(db, result, config=config, answers=answers)
     rescored = 0
+    rng = random.Random()
     for photo_id, log_odds in result.log_odds.items():
-        encoded = PhotoState(log_odds=log_odds).to_document()["log_odds"]
         counted = photos.get(photo_id, {}).get("answer_count")
-        if await consensus_store.set_photo_log_odds(db, photo_id, encoded, answer_count=counted):
-            rescored += await rescore_photo(db, photo_id, config=config, estimates=estimates)
+        rescored += await rescore_photo(db, photo_id, log_odds, counted=counted, config=config,
+                                        estimates=estimates, rng=rng)  # fmt: skip
     return rescored
 
 
@@ -128,22 +123,48 @@ async def _save_crowd(
 async def rescore_photo(
     db: Database,
     photo_id: str,
+    log_odds: Mapping[str, float],
     *,
+    counted: int | None,
     config: ConsensusConfig,
     estimates: consensus_store.Estimates,
+    rng: random.Random,
 ) -> int:
-    """Bring a photo's queue state in line with its consensus now; 1 if it changed."""
-    photo = await store.find_photo(db, photo_id)
-    if photo is None or photo.get("status") not in ("open", "retired"):
+    """Replace a photo's evidence by the re-estimation's and bring its queue state in line,
+    in one transaction, unless an answer was counted since `counted` answers were read (it
+    used the old estimates; the next re-estimation takes it in). 1 if the photo changed."""
+
+    async def attempt(session: Session) -> Change | None:
+        state = await consensus_store.read_photo_state(db, photo_id, session=session)
+        if counted is not None and state.answer_count != counted:
+            return None
+        state.log_odds = dict(log_odds)
+        writes: list[Write] = [consensus_store.set_log_odds_write(db, photo_id, state)]
+        photo = await store.find_photo(db, photo_id, session=session)
+        change = None
+        if _rescorable(photo):
+            assert photo is not None
+            position, _ = settled(photo, state, config=config, estimates=estimates)
+            change = queue.settle(QueueState.from_document(photo), position, now=datetime.now(UTC))
+            writes.append(store.change_write(db, change))
+            if change.counts:
+                writes.append(counters.count_write(db, change.counts, rng=rng))
+        await write_all(session, writes, guarded=[1] if change else [])
+        return change
+
+    change = await in_transaction(db, attempt)
+    if change is None:
         return 0
-    if photo.get("retirement_reason") == "MODEL":
-        return 0  # labelled by the model, never asked: nothing to rescore
-    verdict, need = await photo_demand(db, photo, config=config, estimates=estimates)
-    after = await store.rescore(db, photo, fields=queue_state(photo, verdict=verdict, need=need))
-    if after is None:
-        return 0  # an answer arrived meanwhile; it rescored the photo itself
-    await settle_change(db, before=photo, after=after)
+    await store.count_moves(db, [change])
     return 1
+
+
+def _rescorable(photo: Document | None) -> bool:
+    """Open and retired photos, but those the model labelled (never asked: nothing to
+    rescore) and gold ones."""
+    if photo is None or photo.get("status") not in (PhotoStatus.OPEN, PhotoStatus.RETIRED):
+        return False
+    return photo.get("retirement_reason") != RetirementReason.MODEL.value
 
 
 @asynccontextmanager

@@ -151,6 +151,7 @@ class SurveyMutation:
             submission,
             config=context.consensus,
             now=datetime.now(UTC),
+            rng=context.rng,
         )
         return submit_result(outcome)
 
@@ -165,9 +166,16 @@ class SurveyMutation:
         problem = gold.label_id_problem(str(label_id))
         if problem is not None:
             raise BadInput(f"labelId: {problem}")
-        photo = await gold.mark_gold(
-            info.context.db, id_argument("photoId", photo_id), str(label_id)
-        )
+        try:
+            photo = await gold.mark_gold(
+                info.context.db,
+                id_argument("photoId", photo_id),
+                str(label_id),
+                now=datetime.now(UTC),
+                rng=info.context.rng,
+            )
+        except gold.UnknownLabel as exc:
+            raise BadInput(f"labelId: {exc}") from None
         if photo is None:
             return PhotoNotReady(
                 photo_id=photo_id,

@@ -8,15 +8,20 @@ Every open photo has a *priority* in [0, 2):
   already started are finished first ("finish what is started"), nearest to done first,
   the score breaking ties.
 
-The priority is cut into `BUCKETS_PER_UNIT` buckets per unit. The store keeps, per bucket,
-how many photos are *available* (open, with a free lease slot), so a request reads only
-the few top buckets it needs: it never sorts, or even touches, the whole pool. A share of
-tasks (epsilon, `Policy.exploration`) is drawn instead from a bucket chosen in proportion
-to its size, i.e. a uniformly random available photo.
+The priority is cut into `BUCKETS_PER_UNIT` buckets per unit. Only *available* photos (open,
+with a free lease slot) have a bucket, and the store keeps a count of them per bucket. A
+request walks the queue from the top in `spans`, each sized from those counts to hold
+about what it still needs, and stops once it has its tasks: it never sorts, or even
+touches, the whole pool, yet nothing is skipped for good, since the spans cover every
+bucket (the counts are hints, and a wrong one only costs a larger read). A crowded
+bucket is read in slices of each photo's fixed random *draw*. A share of tasks (epsilon,
+`Policy.exploration`) is drawn instead from a span at a random place in the queue,
+weighted by the counts: about a uniformly random available photo.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,25 +82,80 @@ def auto_accepts(policy: Policy, *, top_probability: float) -> bool:
     return policy.auto_accept is not None and top_probability >= policy.auto_accept
 
 
-def top_buckets(counts: Mapping[int, int], *, want: int, skip: int = 0) -> list[int]:
-    """The highest non-empty buckets, after the first `skip`, holding at least `want` photos."""
-    chosen: list[int] = []
-    total = 0
-    for bucket in sorted((b for b, n in counts.items() if n > 0), reverse=True)[skip:]:
-        chosen.append(bucket)
-        total += counts[bucket]
-        if total >= want:
-            break
-    return chosen
+TOP_BUCKET = int(MAX_PRIORITY * BUCKETS_PER_UNIT) - 1
 
 
-def exploration_buckets(counts: Mapping[int, int], *, draws: int, rng: random.Random) -> list[int]:
-    """`draws` buckets, each chosen with probability proportional to its size."""
-    population = [b for b, n in counts.items() if n > 0]
-    if not population or draws <= 0:
-        return []
-    weights = [counts[b] for b in population]
-    return rng.choices(population, weights=weights, k=draws)
+@dataclass(frozen=True)
+class Span:
+    """A part of the queue that one query reads: the buckets `low` to `high`, or (`low ==
+    high`) the photos of one bucket whose draw is in [`draw_from`, `draw_to`)."""
+
+    low: int
+    high: int
+    draw_from: float = 0.0
+    draw_to: float = 1.0
+
+    @property
+    def whole_buckets(self) -> bool:
+        return self.draw_from == 0.0 and self.draw_to == 1.0 and self.low <= self.high
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far down a walk of the queue has read: what is left is every bucket below
+    `bucket`, and the photos of `bucket` whose draw is below `draw`."""
+
+    bucket: int = TOP_BUCKET
+    draw: float = 1.0
+
+
+def next_span(counts: Mapping[int, int], *, size: int, cursor: Cursor) -> Span | None:
+    """The next span below `cursor`, holding about `size` photos by `counts`; None once the
+    walk has read the whole queue. A bucket of more than twice `size` is read in slices."""
+    if cursor.bucket < 0:
+        return None
+    if cursor.draw < 1.0:  # inside a crowded bucket
+        return _slice_below(
+            cursor.bucket, cursor.draw, slices=_slices(counts.get(cursor.bucket, 0), size)
+        )
+    held = 0
+    for bucket in sorted((b for b, n in counts.items() if n > 0 and b <= cursor.bucket),
+                         reverse=True):  # fmt: skip
+        if counts[bucket] > 2 * size:
+            if bucket < cursor.bucket:  # first the buckets above it
+                return Span(bucket + 1, cursor.bucket)
+            return _slice_below(bucket, 1.0, slices=_slices(counts[bucket], size))
+        held += counts[bucket]
+        if held >= size:
+            return Span(bucket, cursor.bucket)
+    return Span(0, cursor.bucket)
+
+
+def _slices(count: int, size: int) -> int:
+    return max(math.ceil(count / max(size, 1)), 1)
+
+
+def _slice_below(bucket: int, draw: float, *, slices: int) -> Span:
+    """The slice of `bucket` just below `draw`, on a grid of `slices` equal slices."""
+    below = math.ceil(draw * slices - 1e-9) - 1
+    return Span(bucket, bucket, max(below, 0) / slices, draw)
+
+
+def after(span: Span) -> Cursor:
+    """Where a walk stands once it has read `span`."""
+    if span.draw_from > 0.0:
+        return Cursor(span.low, span.draw_from)
+    return Cursor(span.low - 1)
+
+
+def exploration_cursor(counts: Mapping[int, int], *, rng: random.Random) -> Cursor | None:
+    """A place in the queue at a photo drawn uniformly by `counts`; None when the counts
+    show no photo."""
+    weights = {b: n for b, n in counts.items() if n > 0}
+    if not weights:
+        return None
+    (bucket,) = rng.choices(list(weights), weights=list(weights.values()))
+    return Cursor(bucket, rng.uniform(0.0, 1.0))
 
 
 def draws(share: float, *, count: int, rng: random.Random) -> int:

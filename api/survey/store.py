@@ -1,48 +1,48 @@
-"""MongoDB access for the survey: the queue fields of ``photos``, ``leases``, ``answers``,
-``predictions`` and the ``queue`` bookkeeping documents.
+"""MongoDB access for the survey: the queue fields of ``photos`` (`api.survey.queue`),
+``leases``, ``answers``, ``predictions`` and the bucket counts in ``queue``.
 
-The queue fields of a photo document (the photos store writes the rest):
-``status`` (``new`` -> ``open`` -> ``retired``, or ``gold``; ``unreadable``), ``prediction``
-(summary of the active model's), ``score``, ``priority``, ``answer_count``, ``still_needed``,
-``holds`` (leases: ``lease_id``, ``contributor_id``, ``expires_at``), ``free_slots`` (lease
-slots left: `lease_slots` of ``still_needed`` less the holds, kept by ``$inc``),
-``answerers``, ``bucket`` (set only while the photo is *available*: open with a free slot)
-and ``queue_version``, which every queue write increments so that bucket moves can be made
-compare-and-set.
+Each query here is served by an index and matches a bounded set: a request reads a span of
+the queue's buckets sized to what it needs (`api.survey.selection.spans`), never the pool.
+Changes that must hold together (an answer and everything it updates, a lease ending and
+its photo's slot) are written in one transaction (`api.database.in_transaction`); a claim
+is one guarded update of one photo, so requests for the same photos never wait on each
+other's transactions.
 
-The document ``queue/buckets`` counts available photos per bucket. Each query here is
-served by an index and matches a bounded set.
+The document ``queue/buckets`` counts the available photos per bucket. The counts are
+hints for sizing the spans a request reads, written after each change that moves a photo
+(`count_moves`): a crash in between leaves them off until `recount_buckets`, and a wrong
+hint costs a request a larger or an extra read, never a photo (the spans always cover the
+whole queue).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, IndexModel, InsertOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from api import counters
-from api.database import CollectionIndexes, Database, Document, id_pages
-
-GOLD_SLOTS = 1_000_000
-"""``still_needed`` of a gold photo: it never retires."""
-MAX_CONCURRENT_LEASES = 3
-"""Leases one photo may have at once, even when it needs more answers than that (gold
-photos too): answers arriving one after another let consensus stop asking as soon as it is
-confident."""
-
+from api.database import CollectionIndexes, Database, Document, id_pages, namespace
+from api.survey.queue import Change, PhotoStatus, QueueState
+from api.survey.selection import Span
 
 INDEXES = (
     CollectionIndexes(
         "photos",
         (
-            IndexModel([("bucket", ASCENDING)], name="bucket"),
+            # Spans of the queue: a range of buckets, or one bucket's slice by draw.
+            IndexModel([("bucket", ASCENDING), ("draw", ASCENDING)], name="bucket_draw"),
             IndexModel([("holds.expires_at", ASCENDING)], name="hold_expiry"),
             IndexModel([("status", ASCENDING)], name="status"),
         ),
+        retired=("bucket",),  # the bucket alone, before `bucket_draw`
     ),
     CollectionIndexes(
         "leases",
@@ -51,6 +51,9 @@ INDEXES = (
                 [("contributor_id", ASCENDING), ("state", ASCENDING), ("expires_at", ASCENDING)],
                 name="held",
             ),
+            # One running lease per slot of a contributor's: the bound on leases held, kept
+            # by the database whatever requests race (`lease_slot`).
+            IndexModel([("slot", ASCENDING)], unique=True, sparse=True, name="slot"),
         ),
         retired=("mine",),  # contributor and state, before `held` (0.1.0)
     ),
@@ -83,7 +86,13 @@ INDEXES = (
 )
 
 _BUCKETS = "buckets"
-_CANDIDATE_FIELDS = {"priority": 1, "score": 1, "bucket": 1, "answerers": 1, "holds": 1}
+_QUEUE_FIELDS = {
+    name: 1
+    for name in (
+        "status", "priority", "still_needed", "answer_count", "free_slots", "bucket", "holds",
+        "answerers", "skipped_by", "retirement_reason", "score", "prediction",
+    )
+}  # fmt: skip
 
 
 # --- the queue -------------------------------------------------------------------------
@@ -95,189 +104,178 @@ async def read_bucket_counts(db: Database) -> dict[int, int]:
     return {int(bucket): max(int(n), 0) for bucket, n in counts.items()}
 
 
-# Photos read per candidate wanted, at most: what a busy contributor may have to skip.
-CANDIDATE_READS = 10
+async def read_span(db: Database, span: Span) -> list[QueueState]:
+    """The photos in a span of the queue (each query one range of index ``bucket_draw``)."""
+    if span.whole_buckets:
+        query: Document = {"bucket": {"$gte": span.low, "$lte": span.high}}
+    else:
+        query = {"bucket": span.low, "draw": {"$gte": span.draw_from, "$lt": span.draw_to}}
+    return [QueueState.from_document(doc) async for doc in db.photos.find(query, _QUEUE_FIELDS)]
 
 
-async def find_candidates(
-    db: Database, buckets: Sequence[int], *, contributor_id: str, limit: int
-) -> list[Document]:
-    """Up to `limit` available photos in `buckets` that `contributor_id` neither answered nor
-    holds, from at most `limit * CANDIDATE_READS` read."""
-    # Filtered here, not in the query: the embedded server plans a filter on more than the
-    # indexed field as a collection scan. Read past the photos this contributor cannot take
-    # (a busy contributor has answered or holds the first ones of a bucket), within a bound.
-    found: list[Document] = []
-    cursor = db.photos.find({"bucket": {"$in": list(buckets)}}, _CANDIDATE_FIELDS)
-    async for photo in cursor.limit(limit * CANDIDATE_READS).batch_size(limit):
-        if _free_for(photo, contributor_id):
-            found.append(photo)
-            if len(found) == limit:
-                break
-    await cursor.close()
-    return found
+async def read_gold(db: Database) -> list[QueueState]:
+    """Every gold photo (a small, admin-made set)."""
+    cursor = db.photos.find({"status": PhotoStatus.GOLD.value}, _QUEUE_FIELDS)
+    return [QueueState.from_document(doc) async for doc in cursor]
 
 
-def _free_for(photo: Document, contributor_id: str) -> bool:
-    holders = {hold["contributor_id"] for hold in photo.get("holds", ())}
-    return contributor_id not in photo.get("answerers", ()) and contributor_id not in holders
+async def read_queue_state(
+    db: Database, photo_id: str, *, session: AsyncClientSession | None = None
+) -> QueueState | None:
+    doc = await db.photos.find_one({"_id": photo_id}, _QUEUE_FIELDS, session=session)
+    return None if doc is None else QueueState.from_document(doc)
 
 
-async def find_photo(db: Database, photo_id: str) -> Document | None:
-    return await db.photos.find_one({"_id": photo_id})
+async def find_photo(
+    db: Database, photo_id: str, *, session: AsyncClientSession | None = None
+) -> Document | None:
+    return await db.photos.find_one({"_id": photo_id}, session=session)
 
 
-async def predictions_of(db: Database, photo_ids: Iterable[str]) -> AsyncIterator[Document]:
-    """These photos' ``prediction`` summaries (``_id``, ``prediction`` from ``photos``), a
-    page of ids per request (see `api.database` on ``$in``)."""
-    for page in id_pages(photo_ids):
-        async for doc in db.photos.find({"_id": {"$in": page}}, {"prediction": 1}):
-            yield doc
-
-
-async def move_bucket(db: Database, doc: Document, *, bucket: int | None) -> bool:
-    """Compare-and-set the photo's bucket and count it; False if the photo changed meanwhile."""
-    old = doc.get("bucket")
-    moved = await db.photos.update_one(
-        {"_id": doc["_id"], "queue_version": doc["queue_version"]},
-        {"$set": {"bucket": bucket}, "$inc": {"queue_version": 1}},
+async def claim(db: Database, changes: Sequence[Change]) -> list[bool]:
+    """Write claims (`api.survey.queue.claim`), each on its own in one round trip: whether
+    each was made (a photo taken meanwhile, or changed, is not)."""
+    if not changes:
+        return []
+    result = await db.client.bulk_write(
+        [change_write(db, change) for change in changes], ordered=False, verbose_results=True
     )
-    if moved.modified_count == 0:
-        return False
-    change: dict[str, int] = {}
-    if old is not None:
-        change[f"counts.{old}"] = -1
-    if bucket is not None:
-        change[f"counts.{bucket}"] = change.get(f"counts.{bucket}", 0) + 1
-    if change:
-        await db.queue.update_one({"_id": _BUCKETS}, {"$inc": change}, upsert=True)
-    return True
+    return [result.update_results[i].modified_count == 1 for i in range(len(changes))]
 
 
-def lease_slots(still_needed: int) -> int:
-    """Leases a photo may have at once: what it still needs, at most `MAX_CONCURRENT_LEASES`."""
-    return max(min(still_needed, MAX_CONCURRENT_LEASES), 0)
+def change_write(db: Database, change: Change) -> UpdateOne:
+    return UpdateOne(change.filter, change.update, namespace=namespace(db, "photos"))
 
 
-async def claim(db: Database, photo_id: str, *, hold: Document) -> Document | None:
-    """Atomically add `hold` to the photo if it is open (or gold), has a free lease slot and
-    the contributor neither answered nor holds it. Returns the photo after the claim, or
-    None when it could not be claimed."""
-    contributor_id = hold["contributor_id"]
-    claimed = await db.photos.update_one(
-        {
-            "_id": photo_id,
-            "status": {"$in": ["open", "gold"]},
-            "free_slots": {"$gt": 0},
-            "answerers": {"$ne": contributor_id},
-            "holds.contributor_id": {"$ne": contributor_id},
-        },
-        {"$push": {"holds": hold}, "$inc": {"queue_version": 1, "free_slots": -1}},
+def counts_write(db: Database, changes: Iterable[Change], rng: Any) -> UpdateOne | None:
+    """The service counts that `changes` move (see `api.counters`), or None."""
+    total: Counter[str] = Counter()
+    for change in changes:
+        total.update(change.counts)
+    events = {name: n for name, n in total.items() if n}
+    return counters.count_write(db, events, rng=rng) if events else None
+
+
+async def count_moves(db: Database, changes: Iterable[Change]) -> None:
+    """Follow the written `changes` in the bucket counts."""
+    moves: Counter[str] = Counter()
+    for change in changes:
+        if change.bucket_from != change.bucket_to:
+            if change.bucket_from is not None:
+                moves[f"counts.{change.bucket_from}"] -= 1
+            if change.bucket_to is not None:
+                moves[f"counts.{change.bucket_to}"] += 1
+    inc = {name: n for name, n in moves.items() if n}
+    if inc:
+        await db.queue.update_one({"_id": _BUCKETS}, {"$inc": inc}, upsert=True)
+
+
+async def recount_buckets(db: Database) -> dict[int, tuple[int, int]]:
+    """Count the available photos per bucket afresh and store the counts; the buckets whose
+    count was off, with (counted before, counted now). Exact only while no other process
+    changes the queue (`photosurvey repair`, or start-up of the database's only user)."""
+    found: Counter[int] = Counter()
+    async for doc in db.photos.find({"bucket": {"$gte": 0}}, {"bucket": 1}):
+        found[int(doc["bucket"])] += 1
+    before = await read_bucket_counts(db)
+    await db.queue.update_one(
+        {"_id": _BUCKETS},
+        {"$set": {"counts": {str(b): n for b, n in sorted(found.items())}}},
+        upsert=True,
     )
-    return await find_photo(db, photo_id) if claimed.modified_count else None
+    return {
+        bucket: (before.get(bucket, 0), found[bucket])
+        for bucket in set(before) | set(found)
+        if before.get(bucket, 0) != found[bucket]
+    }
 
 
-async def drop_hold(db: Database, photo_id: str, *, lease_id: str) -> Document | None:
-    """Remove a lease's hold from the photo, freeing its slot; returns the photo after."""
-    await db.photos.update_one(
-        {"_id": photo_id, "holds.lease_id": lease_id},
-        {"$pull": {"holds": {"lease_id": lease_id}}, "$inc": {"queue_version": 1, "free_slots": 1}},
-    )
-    return await find_photo(db, photo_id)
-
-
-async def find_expired_holds(db: Database, *, now: datetime, limit: int) -> list[Document]:
+async def find_expired_holds(db: Database, *, now: datetime, limit: int) -> list[QueueState]:
     # Bounded below too: the embedded server walks an index range from its start, so an
     # upper bound alone would visit every photo's entry.
     expired = {"$gte": datetime(1970, 1, 1, tzinfo=UTC), "$lte": now}
-    cursor = db.photos.find({"holds.expires_at": expired}, {"holds": 1}).limit(limit)
-    return await cursor.to_list()
-
-
-async def open_photo(db: Database, photo_id: str, *, fields: Document) -> Document | None:
-    """Move a ``new`` photo to its first queue state; None if it was not ``new``, or a model
-    failed on it meanwhile (a worker whose claim had lapsed): it stays counted as a fault,
-    and comes back with the next model (`retry_model_faults`)."""
-    opened = await db.photos.update_one(
-        {"_id": photo_id, "status": "new", "model_fault.model": None},
-        {"$set": fields, "$inc": {"queue_version": 1}},
-    )
-    return await find_photo(db, photo_id) if opened.modified_count else None
-
-
-async def record_answer(
-    db: Database, doc: Document, *, contributor_id: str, lease_id: str, fields: Document
-) -> Document | None:
-    """Set the photo's state after an answer, computed from `doc`'s answers: compare-and-set
-    on ``answer_count``, so only another answer on the same photo makes it retry. None if
-    it did."""
-    held = any(hold["lease_id"] == lease_id for hold in doc.get("holds", ()))
-    freed = lease_slots(fields["still_needed"]) - lease_slots(doc["still_needed"]) + int(held)
-    recorded = await db.photos.update_one(
-        {
-            **_unchanged(doc),
-            "answerers": {"$ne": contributor_id},
-            "holds.lease_id": lease_id if held else {"$ne": lease_id},
-        },
-        {
-            "$set": fields,
-            "$push": {"answerers": contributor_id},
-            "$pull": {"holds": {"lease_id": lease_id}},
-            "$inc": {"queue_version": 1, "answer_count": 1, "free_slots": freed},
-        },
-    )
-    return _written(doc, fields, answers=1) if recorded.modified_count else None
-
-
-def _written(doc: Document, fields: Document, *, answers: int) -> Document:
-    """The photo as a compare-and-set on `doc` (`_unchanged`) just wrote it, for the retired
-    counts: its status, reason and answers are exact, so the counts follow each change
-    once, even when another write lands right after. Its other queue fields (holds, slots,
-    bucket) are as of `doc`: the bucket is settled from a fresh read
-    (`queue.settle_change`)."""
-    return doc | fields | {"answer_count": doc["answer_count"] + answers}
+    cursor = db.photos.find({"holds.expires_at": expired}, _QUEUE_FIELDS).limit(limit)
+    return [QueueState.from_document(doc) async for doc in cursor]
 
 
 # --- leases ----------------------------------------------------------------------------
 
 
-async def insert_leases(db: Database, leases: Sequence[Document]) -> None:
-    if leases:
+@dataclass(frozen=True)
+class Lease:
+    """A lease as stored (its question aside)."""
+
+    id: str
+    photo_id: str
+    contributor_id: str
+    state: str  # active, answered, released or expired
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    slot: str | None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Lease:
+        return cls(
+            id=doc["_id"],
+            photo_id=doc["photo_id"],
+            contributor_id=doc["contributor_id"],
+            state=doc["state"],
+            created_at=doc["created_at"],
+            expires_at=doc["expires_at"],
+            ended_at=doc.get("ended_at"),
+            slot=doc.get("slot"),
+        )
+
+    def ended(self, *, now: datetime) -> datetime | None:
+        """When the lease ended (expired, answered or released), or None while it runs.
+        (Leases ended before `ended_at` was kept count as ending now.)"""
+        if self.state == "active":
+            return self.expires_at if self.expires_at <= now else None
+        return min(self.expires_at, self.ended_at or now)
+
+
+def lease_slot(contributor_id: str, slot: int) -> str:
+    """The key a running lease holds: one of the contributor's `MAX_HELD_LEASES` slots."""
+    return f"{contributor_id}:{slot}"
+
+
+async def active_leases(db: Database, contributor_id: str) -> list[Lease]:
+    """The contributor's leases not yet ended, expired ones included (index ``held``),
+    oldest first."""
+    cursor = db.leases.find({"contributor_id": contributor_id, "state": "active"},
+                            {"question": 0})  # fmt: skip
+    leases = [Lease.from_document(doc) async for doc in cursor]
+    return sorted(leases, key=lambda lease: (lease.created_at, lease.id))
+
+
+async def insert_leases(db: Database, leases: Sequence[Document]) -> set[str]:
+    """Insert; the ids of those refused because another lease holds their slot."""
+    if not leases:
+        return set()
+    try:
         await db.leases.insert_many(list(leases), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != 11000 for error in errors):
+            raise
+        return {leases[error["index"]]["_id"] for error in errors}
+    return set()
 
 
-async def held_leases(db: Database, contributor_id: str, *, now: datetime) -> list[Document]:
-    """The leases the contributor holds, active and not yet expired (index ``held``), oldest
-    first (made earliest, then by id)."""
-    cursor = db.leases.find(
-        {"contributor_id": contributor_id, "state": "active", "expires_at": {"$gt": now}},
-        {"created_at": 1},
+async def find_lease(
+    db: Database, lease_id: str, *, session: AsyncClientSession | None = None
+) -> Document | None:
+    return await db.leases.find_one({"_id": lease_id}, session=session)
+
+
+def end_lease_write(db: Database, lease_id: str, *, state: str, now: datetime) -> UpdateOne:
+    """Move a running lease to `state` (answered, released or expired), freeing its slot."""
+    return UpdateOne(
+        {"_id": lease_id, "state": "active"},
+        {"$set": {"state": state, "ended_at": now}, "$unset": {"slot": ""}},
+        namespace=namespace(db, "leases"),
     )
-    return sorted(await cursor.to_list(), key=lambda lease: (lease["created_at"], lease["_id"]))
-
-
-async def find_lease(db: Database, lease_id: str) -> Document | None:
-    return await db.leases.find_one({"_id": lease_id})
-
-
-async def set_lease_state(
-    db: Database, lease_id: str, *, state: str, expect: str, now: datetime
-) -> bool:
-    """Move the lease from `expect` to `state` (answered or released), noting when it ended."""
-    changed = await db.leases.update_one(
-        {"_id": lease_id, "state": expect}, {"$set": {"state": state, "ended_at": now}}
-    )
-    return changed.modified_count == 1
-
-
-def lease_ended_at(lease: Document, *, now: datetime) -> datetime | None:
-    """When the lease ended (expired, answered or released), or None while it runs. (Leases
-    ended before `ended_at` was kept count as ending now.)"""
-    expires_at: datetime = lease["expires_at"]
-    if lease["state"] == "active":
-        return expires_at if expires_at <= now else None
-    ended_at: datetime = lease.get("ended_at", now)
-    return min(expires_at, ended_at)
 
 
 # --- answers ---------------------------------------------------------------------------
@@ -291,24 +289,8 @@ async def find_answer_by_key(
     )
 
 
-async def insert_answer(db: Database, answer: Document) -> str | None:
-    """Insert; on a unique-index clash, return the name of the index that refused it."""
-    try:
-        await db.answers.insert_one(answer)
-    except DuplicateKeyError as exc:
-        key_pattern = (exc.details or {}).get("keyPattern") or {}
-        clashed = "idempotency_key" in key_pattern or "idempotency" in str(exc)
-        return "idempotency" if clashed else "one_per_photo"
-    return None
-
-
-async def set_answer_result(db: Database, answer_id: str, *, result: Document) -> None:
-    await db.answers.update_one({"_id": answer_id}, {"$set": {"result": result}})
-
-
-async def set_answer_given_up(db: Database, answer_id: str) -> None:
-    """Its attempt stopped short of a result (`TryAgain`): a retry finishes it at once."""
-    await db.answers.update_one({"_id": answer_id}, {"$set": {"given_up": True}})
+def insert_answer_write(db: Database, answer: Document) -> InsertOne[Document]:
+    return InsertOne(answer, namespace=namespace(db, "answers"))
 
 
 # --- predictions -----------------------------------------------------------------------
@@ -318,6 +300,14 @@ async def save_prediction(db: Database, prediction: Document) -> None:
     """Store a prediction; a second one for the same photo and model version is ignored."""
     with contextlib.suppress(DuplicateKeyError):
         await db.predictions.insert_one(prediction)
+
+
+async def predictions_of(db: Database, photo_ids: Iterable[str]) -> AsyncIterator[Document]:
+    """These photos' ``prediction`` summaries (``_id``, ``prediction`` from ``photos``), a
+    page of ids per request (see `api.database` on ``$in``)."""
+    for page in id_pages(photo_ids):
+        async for doc in db.photos.find({"_id": {"$in": page}}, {"prediction": 1}):
+            yield doc
 
 
 async def survey_states(db: Database, photo_ids: Sequence[str]) -> dict[str, Document]:
@@ -352,47 +342,18 @@ async def read_stats(db: Database) -> dict[str, Any]:
         "retired": {reason: max(int(n), 0) for reason, n in doc.get("retired", {}).items()},
         "retired_answers": doc.get("retired_answers", 0),
         "answers": doc.get("answers", 0),
-        "queue_depth": sum((await read_bucket_counts(db)).values()),
+        "queue_depth": max(doc.get("open", 0), 0),
     }
 
 
-async def find_gold_candidates(db: Database, *, contributor_id: str, limit: int) -> list[Document]:
-    """Gold photos the contributor neither answered nor holds (a small, admin-made set)."""
-    cursor = db.photos.find({"status": "gold"}, _CANDIDATE_FIELDS)
-    return [photo async for photo in cursor if _free_for(photo, contributor_id)][:limit]
-
-
-def is_prelabelled(doc: Document) -> bool:
+def is_prelabelled(status: PhotoStatus) -> bool:
     """Whether the model has labelled the photo (only such a photo can be made gold)."""
-    return doc.get("status") in ("open", "retired", "gold")
+    return status in (PhotoStatus.OPEN, PhotoStatus.RETIRED, PhotoStatus.GOLD)
 
 
-async def mark_gold(db: Database, doc: Document) -> Document | None:
-    """Take a pre-labelled photo out of the pool as a gold photo; None if it is not one
-    (or changed meanwhile)."""
-    if not is_prelabelled(doc):
-        return None
-    fields = {"status": "gold", "still_needed": GOLD_SLOTS, "retirement_reason": None}
-    return await rescore(db, doc, fields=fields)
-
-
-def _unchanged(doc: Document) -> Document:
-    """A filter matching the photo only while its answers, demand and retirement are as in
-    `doc`."""
-    return {
-        "_id": doc["_id"],
-        "answer_count": doc["answer_count"],
-        "still_needed": doc["still_needed"],
-        "status": doc["status"],
-        "retirement_reason": doc.get("retirement_reason"),
-    }
-
-
-async def rescore(db: Database, doc: Document, *, fields: Document) -> Document | None:
-    """Set a photo's queue state (rescored or marked gold), unless an answer came in; the
-    photo as written (`_written`), or None."""
-    freed = lease_slots(fields["still_needed"]) - lease_slots(doc["still_needed"])
-    rescored = await db.photos.update_one(
-        _unchanged(doc), {"$set": fields, "$inc": {"queue_version": 1, "free_slots": freed}}
-    )
-    return _written(doc, fields, answers=0) if rescored.modified_count else None
+async def start_counts(db: Database) -> None:
+    """Count the open photos of a database kept from before that count (queue depth), once;
+    run at start-up."""
+    if "open" not in await counters.read_counts(db):
+        opened = await db.photos.count_documents({"status": PhotoStatus.OPEN.value})
+        await counters.start(db, {"open": opened})

@@ -1,29 +1,39 @@
 """Serving tasks: choose photos for a contributor, lease them, give leases back.
 
-The work of a request is bounded by the tasks asked for, never by the size of the pool: it
-reads the bucket counts (one document), the candidates in the few top buckets, and claims
-photos one atomic update each (see `api.survey.selection` and `api.survey.store`).
+A request walks the queue from the top, a span at a time (`api.survey.selection`), and
+claims photos the caller may take as it meets them, until it has what it asked for or the
+queue is read to the end: whenever a photo is available to the caller, it is served. What
+a request reads is what it claims, the photos the caller answered, skipped or holds that
+sit above them, and what others took meanwhile; a span that yields too little doubles the
+next one.
+
+The bound on leases one contributor holds is kept by the database: a running lease holds
+one of the contributor's `MAX_HELD_LEASES` slots (a unique key, `store.lease_slot`), so
+requests at once, in any process, cannot hold more between them.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from api.database import Database, Document
+from api.database import Database, Document, Session, Write, in_transaction, write_all
 from api.errors import LimitReached
-from api.survey import consensus_store, store
+from api.survey import consensus_store, queue, store
 from api.survey.gold import gold_share
 from api.survey.questions import Question, question_for
-from api.survey.queue import settle_bucket
+from api.survey.queue import Change, Hold, QueueState
 from api.survey.selection import (
+    Cursor,
     Policy,
+    after,
     draws,
-    exploration_buckets,
+    exploration_cursor,
     exploration_draws,
-    top_buckets,
+    next_span,
 )
 
 MAX_TASKS_PER_REQUEST = 20
@@ -31,9 +41,11 @@ MAX_TASKS_PER_REQUEST = 20
 # client asking again and again without answering would hold a slot on every photo, and a
 # photo is leased to no more contributors at once than the answers it still needs.
 MAX_HELD_LEASES = 2 * MAX_TASKS_PER_REQUEST
-# Candidates read per task wanted: headroom for photos taken by others in the meantime.
+# Photos read per task wanted, at first: headroom for photos taken by others meanwhile.
 _OVERFETCH = 3
-_ROUNDS = 3
+_MIN_SPAN = 10
+# Rounds of lease slots tried when requests at once took the ones chosen.
+_SLOT_ROUNDS = 3
 _REAP_BATCH = 100
 
 
@@ -60,66 +72,95 @@ async def next_tasks(
     rng: random.Random,
 ) -> list[Task]:
     """Lease up to `count` photos to the contributor (fewer if that would make them hold
-    more than `MAX_HELD_LEASES`, even with several requests at once): gold photos at the
-    gold rate, random ones at the exploration rate, the rest most needed first. Raises
-    `LimitReached` if they already hold that many."""
-    held = len(await store.held_leases(db, contributor_id, now=now))
-    if held >= MAX_HELD_LEASES:
+    more than `MAX_HELD_LEASES`): gold photos at the gold rate, random ones at the
+    exploration rate, the rest most needed first. Raises `LimitReached` if they already
+    hold that many."""
+    held = await _running_leases(db, contributor_id, now=now)
+    if len(held) >= MAX_HELD_LEASES:
         raise LimitReached(
-            f"you hold {held} unanswered tasks, the most one contributor may hold; answer or "
-            "release some (releaseTask), or wait for their leases to expire"
+            f"you hold {len(held)} unanswered tasks, the most one contributor may hold; answer "
+            "or release some (releaseTask), or wait for their leases to expire"
         )
-    count = min(count, MAX_HELD_LEASES - held)
-    leasing = _Leasing(db, contributor_id, expires_at=now + timedelta(seconds=lease_seconds))
-    gold = await _gold_tasks(leasing, gold_rate=gold_rate, count=count, reason=policy.name, rng=rng)
-    tasks: list[Task] = []
-    counts = await store.read_bucket_counts(db)
-    explore = exploration_draws(policy, count=count - len(gold), rng=rng)
+    expires_at = now + timedelta(seconds=lease_seconds)
+    leasing = _Leasing(db, contributor_id, now=now, expires_at=expires_at)
+    want = min(count, MAX_HELD_LEASES - len(held))
+    gold = await _gold_draws(leasing, gold_rate=gold_rate, count=want, rng=rng)
+    if gold:
+        await leasing.take(await store.read_gold(db), want=gold, reason=policy.name, rng=rng)
+    gold_ids = {photo.photo_id for photo, _, _ in leasing.claimed}
+    explore = exploration_draws(policy, count=want - len(leasing.claimed), rng=rng)
     if explore:
-        picks = await leasing.candidates(
-            exploration_buckets(counts, draws=explore, rng=rng), explore
-        )
-        rng.shuffle(picks)
-        tasks += await leasing.claim_each(picks, want=explore, reason="exploration")
-    skip = 0
-    for _ in range(_ROUNDS):
-        want = count - len(gold) - len(tasks)
-        buckets = top_buckets(counts, want=want * _OVERFETCH, skip=skip) if want > 0 else []
-        if not buckets:
-            break
-        skip += len(buckets)
-        picks = await leasing.candidates(buckets, want)
-        picks.sort(key=lambda photo: photo["priority"], reverse=True)
-        tasks += await leasing.claim_each(picks, want=want, reason=policy.name)
-    for task in gold:  # anywhere in the list, as a task the policy chose
-        tasks.insert(rng.randrange(len(tasks) + 1), task)
-    await store.insert_leases(db, [_lease_document(task, contributor_id, now) for task in tasks])
-    # Requests sent at once by one contributor each saw room for theirs. All their leases in
-    # one order, oldest first: each request gives back those of its own past the bound.
-    oldest_first = await store.held_leases(db, contributor_id, now=now)
-    past = {lease["_id"] for lease in oldest_first[MAX_HELD_LEASES:]}
-    for task in tasks:
-        if task.lease_id in past:
-            await _end_lease(db, task.lease_id, photo_id=task.photo_id, now=now)
-    return [task for task in tasks if task.lease_id not in past]
+        await _explore(leasing, want=explore, rng=rng)
+    await _walk(leasing, want=want, reason=policy.name)
+    if len(leasing.claimed) < want and await reap_expired_holds(db, now=now):
+        await _walk(leasing, want=want, reason=policy.name)
+    if len(leasing.claimed) < want and not gold:  # the pool ran dry for them: gold photos
+        await leasing.take(await store.read_gold(db), want=want, reason=policy.name, rng=rng)
+    tasks = await _lease(leasing, held=held, rng=rng)
+    ordered = [task for task in tasks if task.photo_id not in gold_ids]
+    for task in tasks:  # anywhere in the list, as tasks the policy chose
+        if task.photo_id in gold_ids:
+            ordered.insert(rng.randrange(len(ordered) + 1), task)
+    return ordered
 
 
-async def _gold_tasks(
-    leasing: _Leasing, *, gold_rate: float, count: int, reason: str, rng: random.Random
-) -> list[Task]:
+async def _running_leases(db: Database, contributor_id: str, *, now: datetime) -> list[store.Lease]:
+    """The contributor's running leases; those that expired unreaped are ended now, so
+    their slots are free."""
+    running = []
+    for lease in await store.active_leases(db, contributor_id):
+        if lease.expires_at > now:
+            running.append(lease)
+        else:
+            await end_lease(db, lease.id, photo_id=lease.photo_id, state="expired", now=now)
+    return running
+
+
+async def _gold_draws(
+    leasing: _Leasing, *, gold_rate: float, count: int, rng: random.Random
+) -> int:
     if gold_rate <= 0:
-        return []
+        return 0
     state = await consensus_store.read_contributor_state(leasing.db, leasing.contributor_id)
-    gold = draws(gold_share(gold_rate, gold_answers=state.gold_votes), count=count, rng=rng)
-    if not gold:
-        return []
-    picks = await store.find_gold_candidates(
-        leasing.db, contributor_id=leasing.contributor_id, limit=gold * _OVERFETCH
-    )
-    rng.shuffle(picks)
-    # Reported as the policy's choice, the reason most tasks carry: a contributor must not
-    # be able to tell a gold photo (exploration may be switched off).
-    return await leasing.claim_each(picks, want=gold, reason=reason)
+    return draws(gold_share(gold_rate, gold_answers=state.gold_votes), count=count, rng=rng)
+
+
+async def _explore(leasing: _Leasing, *, want: int, rng: random.Random) -> None:
+    """Claim `want` photos met walking the queue from a random place in it (each about as
+    likely as any other), round to where the walk began."""
+    start = exploration_cursor(await leasing.bucket_counts(), rng=rng)
+    if start is None:
+        return
+    total = len(leasing.claimed) + want
+    await _walk(leasing, want=total, reason="exploration", cursor=start, rng=rng)
+    if len(leasing.claimed) < total:
+        await _walk(leasing, want=total, reason="exploration", rng=rng)
+
+
+async def _walk(
+    leasing: _Leasing,
+    *,
+    want: int,
+    reason: str,
+    cursor: Cursor | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Claim photos the caller may take, reading the queue down from `cursor` (the top by
+    default), until `want` are claimed in all or the queue is read to the end: the most
+    needed first, or in random order with `rng`."""
+    counts = await leasing.bucket_counts()
+    cursor = cursor or Cursor()
+    size = (want - len(leasing.claimed)) * _OVERFETCH + _MIN_SPAN
+    while len(leasing.claimed) < want:
+        span = next_span(counts, size=size, cursor=cursor)
+        if span is None:
+            return
+        photos = await store.read_span(leasing.db, span)
+        photos.sort(key=lambda photo: photo.priority, reverse=True)
+        taken = await leasing.take(photos, want=want - len(leasing.claimed), reason=reason, rng=rng)
+        if taken * _OVERFETCH < len(photos):  # mostly photos the caller may not take
+            size *= 2
+        cursor = after(span)
 
 
 @dataclass
@@ -128,52 +169,88 @@ class _Leasing:
 
     db: Database
     contributor_id: str
+    now: datetime
     expires_at: datetime
+    claimed: list[tuple[QueueState, Hold, str]] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
+    _counts: dict[int, int] | None = None
 
-    async def candidates(self, buckets: list[int], want: int) -> list[Document]:
-        if not buckets:
-            return []
-        return await store.find_candidates(
-            self.db, buckets, contributor_id=self.contributor_id, limit=want * _OVERFETCH + 10
-        )
+    async def bucket_counts(self) -> dict[int, int]:
+        if self._counts is None:
+            self._counts = await store.read_bucket_counts(self.db)
+        return self._counts
 
-    async def claim_each(self, photos: list[Document], *, want: int, reason: str) -> list[Task]:
-        claimed: list[Task] = []
-        for photo in photos:
-            if len(claimed) == want:
-                break
-            if photo["_id"] not in self.tried:
-                self.tried.add(photo["_id"])
-                task = await self._claim(photo["_id"], reason=reason)
-                if task is not None:
-                    claimed.append(task)
-        return claimed
-
-    async def _claim(self, photo_id: str, *, reason: str) -> Task | None:
-        lease_id = uuid.uuid4().hex
-        hold = {
-            "lease_id": lease_id,
-            "contributor_id": self.contributor_id,
-            "expires_at": self.expires_at,
-        }
-        after = await store.claim(self.db, photo_id, hold=hold)
-        if after is None:
-            return None
-        await settle_bucket(self.db, after)
-        prediction = after.get("prediction") or {}
-        return Task(
-            lease_id=lease_id,
-            photo_id=photo_id,
-            expires_at=self.expires_at,
-            question=question_for(prediction.get("top_k", [])),
-            policy=reason,
-            score=after["score"],
-            model_version=prediction.get("model_version"),
-        )
+    async def take(
+        self,
+        photos: Sequence[QueueState],
+        *,
+        want: int,
+        reason: str,
+        rng: random.Random | None = None,
+    ) -> int:
+        """Claim up to `want` of `photos` the caller may take, in order (at random with
+        `rng`), each in one guarded write; returns how many were claimed."""
+        takeable = [p for p in photos if p.photo_id not in self.tried
+                    and p.takeable_by(self.contributor_id)]  # fmt: skip
+        if rng is not None:
+            rng.shuffle(takeable)
+        taken = 0
+        while takeable and taken < want:
+            batch, takeable = takeable[: want - taken], takeable[want - taken :]
+            holds = [Hold(uuid.uuid4().hex, self.contributor_id, self.expires_at) for _ in batch]
+            changes = [queue.claim(photo, hold) for photo, hold in zip(batch, holds, strict=True)]
+            made = await store.claim(self.db, changes)
+            self.tried.update(photo.photo_id for photo in batch)
+            for photo, hold, ok in zip(batch, holds, made, strict=True):
+                if ok:
+                    self.claimed.append((photo, hold, reason))
+                    taken += 1
+            await store.count_moves(self.db, [c for c, ok in zip(changes, made, strict=True) if ok])
+        return taken
 
 
-def _lease_document(task: Task, contributor_id: str, now: datetime) -> Document:
+async def _lease(leasing: _Leasing, *, held: list[store.Lease], rng: random.Random) -> list[Task]:
+    """Record a lease for each claim, each on a free slot of the contributor's; claims left
+    without a slot (requests at once took them all) are given back."""
+    db, contributor_id = leasing.db, leasing.contributor_id
+    tasks = [_task(photo, hold, reason) for photo, hold, reason in leasing.claimed]
+    pending = {task.lease_id: task for task in tasks}
+    used = {lease.slot for lease in held}
+    for _ in range(_SLOT_ROUNDS):
+        free = [store.lease_slot(contributor_id, n) for n in range(MAX_HELD_LEASES)
+                if store.lease_slot(contributor_id, n) not in used]  # fmt: skip
+        rng.shuffle(free)  # requests at once then seldom pick the same slots
+        documents = [_lease_document(task, contributor_id, slot=slot, now=leasing.now)
+                     for task, slot in zip(pending.values(), free, strict=False)]  # fmt: skip
+        refused = await store.insert_leases(db, documents)
+        for document in documents:
+            if document["_id"] not in refused:
+                del pending[document["_id"]]
+        if not pending:
+            break
+        used = {lease.slot for lease in await _running_leases(db, contributor_id, now=leasing.now)}
+        if len(used) >= MAX_HELD_LEASES:
+            break
+    for task in pending.values():  # no slot left: the photo's slot goes back
+        await end_lease(db, task.lease_id, photo_id=task.photo_id, state="released",
+                        now=leasing.now)  # fmt: skip
+    return [task for task in tasks if task.lease_id not in pending]
+
+
+def _task(photo: QueueState, hold: Hold, reason: str) -> Task:
+    prediction = photo.prediction or {}
+    return Task(
+        lease_id=hold.lease_id,
+        photo_id=photo.photo_id,
+        expires_at=hold.expires_at,
+        question=question_for(prediction.get("top_k", [])),
+        policy=reason,
+        score=photo.score,
+        model_version=prediction.get("model_version"),
+    )
+
+
+def _lease_document(task: Task, contributor_id: str, *, slot: str, now: datetime) -> Document:
     return {
         "_id": task.lease_id,
         "photo_id": task.photo_id,
@@ -185,6 +262,7 @@ def _lease_document(task: Task, contributor_id: str, now: datetime) -> Document:
         "created_at": now,
         "expires_at": task.expires_at,
         "state": "active",
+        "slot": slot,
     }
 
 
@@ -211,34 +289,73 @@ Release = Released | AlreadyEnded | NoSuchLease
 async def release_task(
     db: Database, lease_id: str, *, contributor_id: str, now: datetime
 ) -> Release:
-    """Give a lease back: its photo's slot returns to the pool at once."""
-    lease = await store.find_lease(db, lease_id)
-    if lease is None or lease["contributor_id"] != contributor_id:
-        return NoSuchLease()
-    # An expired lease too: its slot returns before the reaper's turn.
-    active = lease["state"] == "active"
-    if active and not await _end_lease(db, lease_id, photo_id=lease["photo_id"], now=now):
-        lease = await store.find_lease(db, lease_id) or lease  # answered or released meanwhile
-    if lease["state"] == "answered":
-        return NoSuchLease()
-    ended = store.lease_ended_at(lease, now=now)
-    return Released() if ended is None else AlreadyEnded(ended)
+    """Give a lease back: its photo's slot returns to the pool at once, and the photo is not
+    offered to the caller again. Of a release and an answer on one lease, exactly one wins
+    (each ends the running lease in the transaction that makes its change)."""
+
+    async def attempt(session: Session) -> tuple[Release, Change | None]:
+        found = await store.find_lease(db, lease_id, session=session)
+        if found is None or found["contributor_id"] != contributor_id:
+            return NoSuchLease(), None
+        lease = store.Lease.from_document(found)
+        if lease.state == "answered":
+            return NoSuchLease(), None
+        ended = lease.ended(now=now)
+        if lease.state != "active":
+            return AlreadyEnded(ended or now), None
+        # An expired lease too: its slot returns before the reaper's turn.
+        state = "released" if ended is None else "expired"
+        change = await _end_lease(db, session, lease_id, photo_id=lease.photo_id, state=state,
+                                  now=now, skipped_by=contributor_id)  # fmt: skip
+        return (Released() if ended is None else AlreadyEnded(ended)), change
+
+    outcome, change = await in_transaction(db, attempt)
+    await store.count_moves(db, [change] if change else [])
+    return outcome
 
 
-async def _end_lease(db: Database, lease_id: str, *, photo_id: str, now: datetime) -> bool:
-    """Release an active lease and return its photo's slot; False if it was no longer active."""
-    if not await store.set_lease_state(db, lease_id, state="released", expect="active", now=now):
-        return False
-    await settle_bucket(db, await store.drop_hold(db, photo_id, lease_id=lease_id))
-    return True
+async def end_lease(
+    db: Database, lease_id: str, *, photo_id: str, state: str, now: datetime
+) -> None:
+    """End a lease unanswered (`state`: expired, or released past the bound) if it still
+    runs, and free its slot on the photo if the photo holds it, in one transaction (a hold
+    whose lease was never recorded, by a request cut short, is freed too)."""
+
+    async def attempt(session: Session) -> Change | None:
+        return await _end_lease(db, session, lease_id, photo_id=photo_id, state=state, now=now)
+
+    change = await in_transaction(db, attempt)
+    await store.count_moves(db, [change] if change else [])
+
+
+async def _end_lease(
+    db: Database,
+    session: Session,
+    lease_id: str,
+    *,
+    photo_id: str,
+    state: str,
+    now: datetime,
+    skipped_by: str | None = None,
+) -> Change | None:
+    """Within a transaction: end the lease if it runs (`skipped_by` gave it back) and free
+    its hold on the photo; the photo's change, if it held the lease."""
+    photo = await store.read_queue_state(db, photo_id, session=session)
+    change = None if photo is None else queue.end_hold(photo, lease_id, skipped_by=skipped_by)
+    writes: list[Write] = [store.end_lease_write(db, lease_id, state=state, now=now)]
+    if change is not None:
+        writes.append(store.change_write(db, change))
+    await write_all(session, writes, guarded=[1] if change is not None else [])
+    return change
 
 
 async def reap_expired_holds(db: Database, *, now: datetime) -> int:
-    """Return expired leases' slots to the pool; any process may run it at any time."""
+    """Return expired leases' slots to the pool; any process may run it at any time. Returns
+    how many photos had such slots."""
     photos = await store.find_expired_holds(db, now=now, limit=_REAP_BATCH)
     for photo in photos:
-        for hold in photo["holds"]:
-            if hold["expires_at"] <= now:
-                after = await store.drop_hold(db, photo["_id"], lease_id=hold["lease_id"])
-                await settle_bucket(db, after)
+        for hold in photo.holds:
+            if hold.expires_at <= now:
+                await end_lease(db, hold.lease_id, photo_id=photo.photo_id, state="expired",
+                                now=now)  # fmt: skip
     return len(photos)

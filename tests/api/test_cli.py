@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
-from api.database import Database, Document
+from api.database import Database
 from api.photos.ingest import Added, ingest_photo
 from api.photos.signing import KEY_FILE
 from api.settings import Settings
-from api.survey import gold, store
 from tests.api.photos.builders import jpeg_bytes
-from tests.api.survey.builders import add_open_photos
+from tests.api.survey.builders import add_open_photos, record_test_model
 from tests.inference.inference_testkit import without_opening_fifo
 from tests.processes import PHOTOSURVEY, photosurvey_environment
 
@@ -65,26 +64,18 @@ def test_gold_with_an_empty_label_is_a_usage_error(
 
 
 @pytest.mark.usefixtures("cli_env")
-async def test_gold_says_to_run_it_again_when_the_photo_kept_changing(
-    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+async def test_gold_refuses_a_label_the_model_does_not_have_naming_the_nearest(
+    db: Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (photo_id,) = await add_open_photos(db, [0.3])
-    set_gold = store.mark_gold
-
-    async def rescored_first(db: Database, photo: Document) -> Document | None:
-        # Another writer (a re-estimation's rescoring) lands between the read and the write.
-        await store.rescore(db, photo, fields={"still_needed": photo["still_needed"] - 1})
-        return await set_gold(db, photo)
-
-    monkeypatch.setattr(gold, "_MAX_TRIES", 1)
-    monkeypatch.setattr(store, "mark_gold", rescored_first)
-    assert await asyncio.to_thread(main, ["gold", photo_id, "n1"]) == 1
-    assert (
-        f"photosurvey: answers kept arriving on photo {photo_id} while it was marked gold; its "
-        "gold label is stored: mark it gold again to finish" in capsys.readouterr().err
+    await record_test_model(db)
+    assert await asyncio.to_thread(main, ["gold", photo_id, "n0099"]) == 1
+    assert capsys.readouterr().err == (
+        "photosurvey gold: 'n0099' is not a label of model test-model@1, which pre-labelled "
+        "the photo; the nearest is 'n99' (label 99)\n"
     )
-    monkeypatch.setattr(store, "mark_gold", set_gold)  # (undo() would undo cli_env too)
-    assert await asyncio.to_thread(main, ["gold", photo_id, "n1"]) == 0
+    assert (await db.photos.find_one({"_id": photo_id}) or {})["status"] == "open"
+    assert await asyncio.to_thread(main, ["gold", photo_id, "n998"]) == 0
     assert (await db.photos.find_one({"_id": photo_id}) or {})["status"] == "gold"
 
 

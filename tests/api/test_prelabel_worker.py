@@ -70,10 +70,10 @@ async def test_a_model_fault_leaves_the_photo_new_for_another_model_and_the_batc
     assert "non-finite scores" in stored[red]["model_fault"]["reason"]
     assert (await read_stats(db))["model_faulted"] == 1
     # The same model, started again, leaves it; another model (the default one) takes it up.
-    await prelabeller.retry_model_faults()
+    await prelabeller.prepare()
     assert (await prelabeller.run_batch()).claimed == 0
     other = Prelabeller.from_settings(db, Model.from_path(REPO / settings.model_path), settings)
-    await other.retry_model_faults()
+    await other.prepare()
     assert (await read_stats(db))["model_faulted"] == 0
     assert await other.run_batch() == Batch(claimed=1, unreadable=0, model_faults=0)
     assert (await db.photos.find_one({"_id": red}) or {})["status"] == "open"

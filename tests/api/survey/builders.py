@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from api import counters
 from api.auth.store import Role, add_contributor
 from api.database import Database
 from api.photos.records import PhotoRecord
-from api.photos.store import insert_photo
+from api.photos.store import insert_photo, photo_document
 from api.settings import Settings
 from api.survey.aggregating import ConsensusConfig
-from api.survey.opening import open_photo
+from api.survey.opening import open_photo, queue_fields
+from api.survey.queue import PhotoStatus
+from api.survey.queue import open_photo as open_photo_change
 from api.survey.selection import Policy
 
 POLICY = Policy(kind="uncertainty", measure="least_confidence", exploration=0.0, auto_accept=None)
@@ -107,3 +111,40 @@ def answer_for(task: dict[str, Any], *, choice: int = 0) -> dict[str, Any]:
     if question["kind"] == "CHOOSE":
         return {"choose": {"labelId": question["labels"][choice]["id"]}}
     return {"describe": {"tags": ["something"]}}
+
+
+async def load_open_photos(
+    db: Database, tops: list[float], *, rng: random.Random, config: ConsensusConfig = CONFIG
+) -> list[str]:
+    """Like `add_open_photos`, in bulk: the photos' queue state as the service computes it
+    when it opens them (`queue_fields`, `queue.open_photo`), written with one insert, for
+    pools too large to open one by one."""
+    now = datetime.now(UTC)
+    photos, predictions = [], []
+    buckets: Counter[int] = Counter()
+    for top in tops:
+        photo_id = f"{rng.getrandbits(96):024x}"
+        summary = prediction(top)
+        fields = queue_fields(summary, policy=POLICY, config=config, draw=rng.random(), now=now)
+        opened = open_photo_change(photo_id, fields)  # the change `open_photo` writes
+        photo = {**photo_document(_record(photo_id)), **opened.update["$set"]}
+        if opened.bucket_to is not None:
+            buckets[opened.bucket_to] += 1
+        photos.append(photo)
+        predictions.append({"photo_id": photo_id, "created_at": now, **summary})
+    if photos:
+        await db.photos.insert_many(photos)
+        await db.predictions.insert_many(predictions)
+        inc = {f"counts.{bucket}": n for bucket, n in buckets.items()}
+        await db.queue.update_one({"_id": "buckets"}, {"$inc": inc}, upsert=True)
+        opened = sum(photo["status"] == PhotoStatus.OPEN for photo in photos)
+        await counters.count(db, photos=len(photos), prelabelled=len(photos), open=opened)
+    return [photo["_id"] for photo in photos]
+
+
+async def record_test_model(db: Database, *, version: str = "test-model@1") -> None:
+    """Record the label set of the model `prediction` stands for (n0 to n999), as a
+    pre-label worker records its model's."""
+    labels = [{"id": f"n{i}", "name": "label zero" if i == 0 else f"label {i}"}
+              for i in range(1000)]  # fmt: skip
+    await db.models.insert_one({"_id": version, "sha256": "0" * 64, "labels": labels})

@@ -8,7 +8,7 @@ import pytest
 
 from api.database import Database, Document
 from api.settings import Settings
-from api.survey import answering, consensus_store
+from api.survey import consensus_store
 from api.survey.aggregating import ConsensusConfig
 from api.survey.operations import NEXT_TASKS, SUBMIT
 from api.survey.reestimation import reestimate_now
@@ -55,35 +55,3 @@ async def test_an_answer_counted_during_a_re_estimations_reads_keeps_its_evidenc
     state = await consensus_store.read_photo_state(db, photo_id)
     assert state.answer_count == 3
     assert state.log_odds["n2"] > state.log_odds["n1"] + 0.5, state.log_odds  # n1: no vote
-
-
-async def test_an_answer_cut_short_after_its_votes_were_stored_is_taken_in_by_re_estimation(
-    http: httpx.AsyncClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The process stops after the answer's votes are stored, before its photo's evidence: the
-    # photo has votes but no evidence yet. Re-estimation must take them in, and go on to
-    # rescore the other photos.
-    cut, other = await add_open_photos(db, [0.3, 0.3])
-    token = await token_for(db)
-    leased = (await graphql(http, NEXT_TASKS, token, count=2))["data"]["nextTasks"]
-    tasks = {task["photoId"]: task for task in leased}
-    await graphql(http, SUBMIT, token, input=_choose(tasks[other], "n0"))
-
-    async def stop(*args: Any) -> None:
-        raise RuntimeError("stopped")  # as far as this answer goes, the process ends here
-
-    monkeypatch.setattr(consensus_store, "add_photo_evidence", stop)
-    stopped = await graphql(http, SUBMIT, token, input=_choose(tasks[cut], "n2"))
-    monkeypatch.undo()
-    assert stopped["data"] is None
-    assert await db.consensus.find_one({"_id": cut}) is None
-
-    await reestimate_now(db, ConsensusConfig.from_settings(settings))
-
-    state = await consensus_store.read_photo_state(db, cut)
-    assert state.log_odds["n2"] > state.log_odds["n0"], state.log_odds
-    # The repeat finishes the answer once its cut-short attempt has had its time.
-    monkeypatch.setattr(answering, "IN_FLIGHT_SECONDS", 0.5)
-    again = await graphql(http, SUBMIT, token, input=_choose(tasks[cut], "n2"))
-    assert again["data"]["submitAnswer"]["__typename"] == "AnswerAccepted"
-    assert (await consensus_store.read_photo_state(db, cut)).log_odds == state.log_odds

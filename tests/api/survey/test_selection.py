@@ -7,14 +7,18 @@ import pytest
 
 from api.survey.selection import (
     BUCKETS_PER_UNIT,
+    TOP_BUCKET,
+    Cursor,
     Policy,
+    Span,
+    after,
     auto_accepts,
     bucket_of,
-    exploration_buckets,
+    exploration_cursor,
     exploration_draws,
+    next_span,
     priority,
     score,
-    top_buckets,
 )
 
 UNCERTAINTY = {"least_confidence": 0.7, "margin": 0.9, "entropy": 0.4}
@@ -74,13 +78,42 @@ def test_buckets_preserve_the_order_of_priorities() -> None:
     assert buckets[-1] == 2 * BUCKETS_PER_UNIT - 1
 
 
-def test_top_buckets_reads_only_as_many_as_needed() -> None:
+def _walk(counts: dict[int, int], size: int) -> list[Span]:
+    spans, cursor = [], Cursor()
+    while (span := next_span(counts, size=size, cursor=cursor)) is not None:
+        spans.append(span)
+        cursor = after(span)
+    return spans
+
+
+def test_spans_hold_about_what_is_asked_for_top_first() -> None:
     counts = {900: 2, 800: 0, 700: 5, 10: 100}
-    assert top_buckets(counts, want=1) == [900]
-    assert top_buckets(counts, want=3) == [900, 700]
-    assert top_buckets(counts, want=3, skip=1) == [700]
-    assert top_buckets(counts, want=1000) == [900, 700, 10]
-    assert top_buckets({}, want=5) == []
+    assert _walk(counts, size=3)[:2] == [Span(700, TOP_BUCKET), Span(11, 699)]
+    assert _walk(counts, size=1)[0] == Span(900, TOP_BUCKET)
+    assert _walk(counts, size=1000) == [Span(0, TOP_BUCKET)]
+    assert _walk({}, size=5) == [Span(0, TOP_BUCKET)]
+
+
+def test_a_crowded_bucket_is_read_in_slices_of_its_draw() -> None:
+    spans = _walk({700: 5, 400: 100}, size=10)
+    assert spans[:2] == [Span(401, TOP_BUCKET), Span(400, 400, 0.9, 1.0)]
+    slices = [span for span in spans if span.low == span.high == 400]
+    assert len(slices) == 10
+    assert slices[-1] == Span(400, 400, 0.0, pytest.approx(0.1))
+    assert spans[-1] == Span(0, 399)
+
+
+@pytest.mark.parametrize("size", [1, 3, 10, 50])
+def test_the_spans_cover_every_bucket_once_whatever_the_counts(size: int) -> None:
+    rng = random.Random(size)
+    counts = {rng.randrange(TOP_BUCKET + 1): rng.randrange(1, 80) for _ in range(60)}
+    covered: Counter[tuple[int, float]] = Counter()
+    for span in _walk(counts, size):
+        for bucket in range(span.low, span.high + 1):
+            covered[(bucket, span.draw_from)] += 1
+    whole = {bucket for bucket, draw_from in covered if draw_from == 0.0}
+    assert whole == set(range(TOP_BUCKET + 1))
+    assert max(covered.values()) == 1
 
 
 def test_exploration_draws_follow_epsilon() -> None:
@@ -91,10 +124,12 @@ def test_exploration_draws_follow_epsilon() -> None:
     assert exploration_draws(_policy(exploration=1.0), count=5, rng=rng) == 5
 
 
-def test_exploration_picks_buckets_in_proportion_to_their_size() -> None:
-    picks = Counter(exploration_buckets({1: 90, 2: 10, 3: 0}, draws=5000, rng=random.Random(2)))
+def test_exploration_starts_at_buckets_in_proportion_to_their_size() -> None:
+    rng = random.Random(2)
+    picks = Counter(exploration_cursor({1: 90, 2: 10, 3: 0}, rng=rng).bucket for _ in range(5000))  # type: ignore[union-attr]
     assert picks[3] == 0
     assert 0.87 < picks[1] / 5000 < 0.93
+    assert exploration_cursor({}, rng=rng) is None
 
 
 def test_auto_accept_needs_a_threshold_and_a_confident_model() -> None:

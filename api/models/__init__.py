@@ -1,0 +1,1 @@
+"""Models that have labelled photos: what the service keeps of each."""
