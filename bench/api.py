@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -59,7 +60,12 @@ from api.survey.operations import NEXT_TASKS, SUBMIT  # noqa: E402
 DB_NAME = "bench"
 SIZES = ("small", "large")
 TASKS_PER_CALL = 5
+MAX_TASKS = 20
 CONTRIBUTORS_PER_LOOP = 3
+# The busy contributor: so many photos answered and left open, then so many nextTasks
+# calls of theirs, each beside one of a fresh contributor.
+BUSY_ANSWERS = 500
+BUSY_ROUNDS = 40
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,56 @@ async def drive(base_url: str, tokens: list[str], settings: BenchSettings) -> Ca
     return calls
 
 
+# --- a busy contributor against fresh ones ---------------------------------------------
+
+RELEASE = "mutation($id: ID!) { releaseTask(leaseId: $id) { __typename } }"
+
+
+async def make_busy(http: httpx.AsyncClient, token: str, *, answers: int) -> int:
+    """Have one contributor answer `answers` photos, the most needed: each then waits, open,
+    at the top of the queue for others' answers. Returns how many it answered."""
+    calls = Calls(start=0.0, end=math.inf)
+    answered = 0
+    while answered < answers:
+        count = min(MAX_TASKS, answers - answered)
+        tasks = await call(http, calls, "nextTasks", query=NEXT_TASKS, token=token,
+                           variables={"count": count})  # fmt: skip
+        if not tasks:
+            break
+        for task in tasks:
+            await submit(http, calls, token, task)
+        answered += len(tasks)
+    return answered
+
+
+async def busy_against_fresh(
+    base_url: str, busy: str, fresh: list[str], *, seconds_per_call: float
+) -> dict[str, Any]:
+    """nextTasks of the busy contributor and of fresh ones, one after the other (each call's
+    tasks released after it), with nothing else running: side by side in one run."""
+    calls = {"busy": Calls(start=0.0, end=math.inf), "fresh": Calls(start=0.0, end=math.inf)}
+    async with httpx.AsyncClient(base_url=base_url, timeout=seconds_per_call) as http:
+        answered = await make_busy(http, busy, answers=BUSY_ANSWERS)
+        for token in fresh:
+            for who, caller in (("busy", busy), ("fresh", token)):
+                tasks = await call(http, calls[who], "nextTasks", query=NEXT_TASKS,
+                                   token=caller, variables={"count": TASKS_PER_CALL})  # fmt: skip
+                for task in tasks or []:
+                    await http.post("/graphql", json={"query": RELEASE,
+                                    "variables": {"id": task["leaseId"]}},
+                                    headers={"Authorization": f"Bearer {caller}"})  # fmt: skip
+    busy_p50, _ = percentiles(calls["busy"].latencies["nextTasks"])
+    fresh_p50, _ = percentiles(calls["fresh"].latencies["nextTasks"])
+    return {
+        "answered_open": answered,
+        "rounds": len(fresh),
+        "busy_next_tasks_p50_ms": busy_p50,
+        "fresh_next_tasks_p50_ms": fresh_p50,
+        "busy_p50_ratio": ratio(busy_p50, fresh_p50),
+        "errors": sum(c.errors.values() for c in calls.values()),
+    }
+
+
 # --- one pool --------------------------------------------------------------------------
 
 
@@ -218,11 +274,18 @@ async def bench_pool(
         db = client[DB_NAME]
         started = time.perf_counter()
         depth = await load_pool(db, size, settings=service_config, seed=settings.seed)
-        tokens = await add_contributors(db, CONTRIBUTORS_PER_LOOP * settings.concurrency)
+        tokens = await add_contributors(
+            db, CONTRIBUTORS_PER_LOOP * settings.concurrency + 1 + BUSY_ROUNDS
+        )
+        busy, fresh = tokens[-1 - BUSY_ROUNDS], tokens[-BUSY_ROUNDS:]
+        tokens = tokens[: -1 - BUSY_ROUNDS]
         load_seconds = time.perf_counter() - started
         service = Service.start(environ, log_path=folder / "service.log")
         try:
             await service.wait_until_ready()
+            busy_result = await busy_against_fresh(
+                service.base_url, busy, fresh, seconds_per_call=settings.timeout
+            )
             calls = await drive(service.base_url, tokens, settings)
         finally:
             await asyncio.to_thread(service.stop)
@@ -231,6 +294,7 @@ async def bench_pool(
         await client.close()
     summary = summarise(calls, seconds=settings.seconds)
     return summary | {
+        "busy": busy_result,
         "answers_stored": answers,
         "queue_depth_at_start": depth,
         "load_seconds": round(load_seconds, 1),
@@ -309,6 +373,21 @@ def table(results: dict[str, Any], settings: BenchSettings) -> str:
     return "\n".join(lines)
 
 
+def busy_table(results: dict[str, Any], settings: BenchSettings) -> str:
+    """The busy contributor (photos answered and still open) against fresh ones."""
+    lines = [
+        "\n| photos | answered, still open | busy nextTasks p50 | fresh nextTasks p50 | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, size in (("small", settings.small), ("large", settings.large)):
+        busy = results[key]["busy"]
+        lines.append(
+            f"| {size:,} | {busy['answered_open']} | {_ms(busy['busy_next_tasks_p50_ms'])} | "
+            f"{_ms(busy['fresh_next_tasks_p50_ms'])} | {busy['busy_p50_ratio']} |"
+        )
+    return "\n".join(lines)
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f} ms"
 
@@ -369,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results, settings))
     print(f"\nnext_tasks_p50_ratio (large / small): {results['next_tasks_p50_ratio']}")
+    print(busy_table(results, settings))
     if any(results[k]["next_tasks_timeouts"] + results[k]["submit_timeouts"] for k in SIZES):
         print(f"* includes calls cut at the {settings.timeout:g} s timeout: a lower bound")
     for key in SIZES:
