@@ -8,6 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
+from api.embedded import port_listens
 from api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,3 +73,19 @@ def run_photosurvey(settings: Settings, *arguments: str) -> subprocess.Completed
     return subprocess.run(
         [PHOTOSURVEY, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
     )
+
+
+def wait_until_ready(
+    base_url: str, process: subprocess.Popen[bytes], *, timeout: float = 60
+) -> None:
+    """Wait until the `photosurvey serve` `process` at `base_url` answers ``/readyz`` 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "photosurvey serve exited during start-up"
+        # Ask over HTTP only once the port listens: a refused httpx connection leaves its
+        # socket to the garbage collector (a ResourceWarning, an error in this suite).
+        port = int(base_url.rsplit(":", 1)[1])
+        if port_listens(port) and httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{base_url}/readyz never answered 200")
