@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 0.5
 RESTART_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
-STABLE_AFTER_SECONDS = 60.0
+# A server killed now and then (by an operator, the OOM killer) is restarted every time; one
+# that dies again within this long of each restart is crash-looping, and its tries run out.
+STABLE_AFTER_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 30.0
 
 

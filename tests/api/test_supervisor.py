@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from api import supervisor as supervisor_module
 from api.database import connect
 from api.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from api.supervisor import DatabaseState, DatabaseStatus, DatabaseSupervisor
@@ -22,10 +23,11 @@ def _server_pids(storage: Path) -> list[int]:
 
 
 def _wait_for(supervisor: DatabaseSupervisor, restarts: int) -> DatabaseStatus:
+    """The status once the server runs after `restarts` restarts, or has failed."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         status = supervisor.status()
-        if status.running and status.restarts == restarts:
+        if (status.running and status.restarts == restarts) or status.state is DatabaseState.FAILED:
             return status
         time.sleep(0.05)
     return supervisor.status()
@@ -115,3 +117,36 @@ def _one_server_of(pid: int) -> int:
             return servers[0]
         time.sleep(0.05)
     raise AssertionError(f"process {pid} runs no single database server")
+
+
+@pytest.mark.parametrize(
+    ("stable_after", "state"),
+    [
+        (0.5, DatabaseState.RUNNING),  # killed now and then: restarted every time
+        (60.0, DatabaseState.FAILED),  # dies again soon after each restart: tries run out
+    ],
+    ids=["now-and-then", "crash-loop"],
+)
+def test_tries_run_out_only_for_a_server_that_keeps_dying_soon_after_each_restart(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stable_after: float,
+    state: DatabaseState,
+) -> None:
+    monkeypatch.setattr(supervisor_module, "RESTART_DELAYS", (0.1, 0.1))
+    monkeypatch.setattr(supervisor_module, "STABLE_AFTER_SECONDS", stable_after)
+    storage = tmp_path / "db"
+    supervisor = DatabaseSupervisor(storage)
+    supervisor.start()
+    try:
+        for kills in range(1, 4):  # one more than the tries
+            (server,) = _server_pids(storage)
+            os.kill(server, signal.SIGKILL)
+            status = _wait_for(supervisor, restarts=kills)
+            if not status.running:
+                break
+            time.sleep(1.5)  # up longer than 0.5 s (and a check every 0.5 s), shorter than 60 s
+    finally:
+        supervisor.stop()
+    assert (kills, status.state) == (3, state)
+    assert status.restarts == (3 if state is DatabaseState.RUNNING else 2)
