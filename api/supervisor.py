@@ -188,7 +188,8 @@ class DatabaseSupervisor:
         self._status = DatabaseStatus(
             DatabaseState.FAILED,
             restarts=restarts,
-            detail=f"{exited} and {len(RESTART_DELAYS)} restarts failed; see "
+            # The tries either failed or brought back a server that died again soon.
+            detail=f"{exited}; {len(RESTART_DELAYS)} restarts did not keep it running; see "
             f"{server.log_path.name} in the data folder, then restart the service",
         )
         logger.error(

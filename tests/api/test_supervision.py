@@ -243,8 +243,8 @@ async def test_restarts_are_bounded_and_the_service_says_it_gave_up(
         "database": {
             "state": "failed",
             "restarts": 0,
-            "detail": "the embedded database exited (code -9) and 5 restarts failed; see "
-            "database.log in the data folder, then restart the service",
+            "detail": "the embedded database exited (code -9); 5 restarts did not keep it "
+            "running; see database.log in the data folder, then restart the service",
         },
     }
     assert not_ready.status_code == 503
