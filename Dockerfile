@@ -21,8 +21,12 @@ FROM python:3.11-slim AS runtime
 RUN useradd --system --uid 10001 --home-dir /srv/photosurvey --create-home photosurvey
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /src/models /srv/photosurvey/models
+# Settings come from the environment, as everywhere (README, "Configuration"): override
+# them with `docker run -e` or compose's `environment`. PHOTOSURVEY_SECRET_KEY has no default:
+# production refuses to start without it, in one line naming it.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    PHOTOSURVEY_ENV=production \
     PHOTOSURVEY_HOST=0.0.0.0 \
     PHOTOSURVEY_PORT=8000 \
     PHOTOSURVEY_DATA_DIR=/srv/photosurvey/var
@@ -30,6 +34,5 @@ WORKDIR /srv/photosurvey
 USER photosurvey
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--proxy-headers"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PHOTOSURVEY_PORT\"]}/healthz', timeout=2)"]
+CMD ["photosurvey", "serve"]

@@ -15,7 +15,7 @@ from typing import overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, parse
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,13 +25,22 @@ from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import SubscriptionExecutionResult
 
 from api.auth import store as auth_store
 from api.auth.demo import demo_banner, issue_demo_tokens
-from api.connection import open_database
+from api.connection import open_connection
 from api.context import Context
-from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
+from api.database import (
+    READY_TIMEOUT_SECONDS,
+    CollectionIndexes,
+    Database,
+    ensure_indexes,
+    is_ready,
+)
 from api.embedded import EmbeddedDatabaseError
+from api.errors import DatabaseUnavailable
 from api.limits import BodySizeLimitMiddleware, read_json
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
@@ -47,12 +56,20 @@ from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
 from api.schema import MAX_QUERY_CHARACTERS, MAX_TOKENS, schema
 from api.settings import Settings
+from api.supervisor import DatabaseStatus, DatabaseSupervisor
 from api.survey import store as survey_store
 from api.survey.aggregating import ConsensusConfig
 from api.survey.background import run_lease_reaper
 from api.survey.loaders import SurveyLoaders
 from api.survey.reestimation import run_reestimation
 from api.survey.selection import Policy
+from api.unavailable import (
+    HTTP_STATUS,
+    RETRY_HEADERS,
+    is_unavailable,
+    unavailable_error,
+    unavailable_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +94,25 @@ class Runtime:
     rng: random.Random
     labeller: Labeller | None  # the pre-label worker's model; None with the worker off
     _db: Database | None = field(default=None, repr=False)
+    _supervisor: DatabaseSupervisor | None = field(default=None, repr=False)
 
     @property
     def db(self) -> Database:
         if self._db is None:
             raise RuntimeError("the database is used before the app has started")
         return self._db
+
+    def database_status(self) -> DatabaseStatus | None:
+        """The embedded database's, as its supervisor knows it; None with MongoDB by URI."""
+        return None if self._supervisor is None else self._supervisor.status()
+
+    def available_db(self) -> Database:
+        """The database; `DatabaseUnavailable` at once while the supervisor knows it is down,
+        instead of a request waiting for the driver's server-selection timeout."""
+        unavailable = unavailable_error(self.database_status())
+        if unavailable is not None:
+            raise unavailable
+        return self.db
 
 
 class PhotoSurveyGraphQL(GraphQL[Context, None]):
@@ -116,6 +146,29 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         finally:
             if isinstance(request, Request):
                 await request.close()
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        # Known down: fail at once, not after the driver's server-selection timeout.
+        unavailable = unavailable_error(self.runtime.database_status())
+        if unavailable is None:
+            result = await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        else:
+            result = ExecutionResult(data=None, errors=[unavailable])
+        results = result if isinstance(result, list) else [result]
+        if any(isinstance(r, ExecutionResult) and is_unavailable(r.errors) for r in results):
+            sub_response.status_code = HTTP_STATUS
+            sub_response.headers.update(RETRY_HEADERS)
+        return result
 
     def decode_json(self, data: str | bytes) -> object:
         # strawberry turns only a JSONDecodeError into a 400 (`read_json` says more).
@@ -212,14 +265,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return _health(runtime.database_status())
 
     async def readyz(request: Request) -> Response:
-        ready = await is_ready(runtime.db)
-        return JSONResponse(
-            {"status": "ready" if ready else "database unavailable"},
-            status_code=200 if ready else 503,
+        unavailable = unavailable_error(runtime.database_status())
+        if unavailable is None and await is_ready(runtime.db):
+            return JSONResponse({"status": "ready"})
+        reason = (
+            f"no answer to ping within {READY_TIMEOUT_SECONDS:g} s"
+            if unavailable is None
+            else unavailable.message
         )
+        return JSONResponse({"status": "database unavailable", "reason": reason}, status_code=503)
 
     app = Starlette(
         routes=[
@@ -227,8 +284,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", PhotoSurveyGraphQL(runtime)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            *photo_routes(settings=settings, database=lambda: runtime.db),
+            *photo_routes(settings=settings, database=runtime.available_db),
         ],
+        exception_handlers={
+            DatabaseUnavailable: unavailable_response,
+            ConnectionFailure: unavailable_response,
+        },
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodySizeLimitMiddleware, max_upload_bytes=settings.max_upload_bytes),
@@ -240,12 +301,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
+def _health(status: DatabaseStatus | None) -> Response:
+    """``/healthz``: the process answers; with the embedded database, 503 while it is down
+    (restarting or given up), as the service cannot do its work."""
+    if status is None:
+        return JSONResponse({"status": "ok"})
+    database: dict[str, object] = {"state": status.state.value, "restarts": status.restarts}
+    if status.detail is not None:
+        database["detail"] = status.detail
+    return JSONResponse(
+        {"status": "ok" if status.running else "database down", "database": database},
+        status_code=200 if status.running else 503,
+    )
+
+
 @asynccontextmanager
 async def _lifespan(app: Starlette, runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     async with AsyncExitStack() as stack:
         try:
-            runtime._db = await stack.enter_async_context(open_database(settings))
+            connection = await stack.enter_async_context(open_connection(settings))
+            runtime._db, runtime._supervisor = connection.db, connection.supervisor
             await ensure_indexes(runtime.db, INDEXES)
             await prelabel_store.start_counts(runtime.db)
             await survey_store.start_counts(runtime.db)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,8 +29,9 @@ from api.photos import files
 from api.photos.importer import run_import
 from api.photos.pruning import DEFAULT_GRACE_MINUTES, MIN_GRACE_MINUTES, Pruned, prune_files
 from api.prelabel.command import run_prelabel
+from api.protocol import PhotoSurveyH11Protocol
 from api.schema import schema
-from api.settings import Settings, SettingsError
+from api.settings import PREFIX, Settings, SettingsError
 from api.survey import gold
 from api.survey import store as survey_store
 from api.survey.repair import Fix, repair
@@ -164,17 +168,48 @@ def _count(n: int, noun: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_environ()  # fail before uvicorn starts, naming the variable
-    app = create_app(settings)  # likewise a missing or bad model file (InferenceError)
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)  # logging: app
-    except SystemExit:
-        # uvicorn exits with status 3 when start-up fails. A database that will not open is
-        # reported as every command reports it: one line, status 1 (`main`).
-        if app.state.startup_error is None:
-            raise
-        raise app.state.startup_error from None
+    settings = Settings.from_environ()  # fail before anything starts, naming the variable
+    settings.check_can_serve()  # the secret key in production among them
+    # Bound next: a port in use stops the start here, before the database starts.
+    with _listen(settings) as listener:
+        app = create_app(settings)  # likewise a missing or bad model file (InferenceError)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            http=PhotoSurveyH11Protocol,
+            log_config=None,  # logging: the app's (`configure_logging`)
+        )
+        server = uvicorn.Server(config)
+        # uvicorn stops cleanly on SIGTERM, then raises the signal again, which would end the
+        # process as killed by it (status -15). Read as Ctrl-C's KeyboardInterrupt, it ends
+        # here instead, after the same clean stop: status 0.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            server.run(sockets=[listener])
+        except KeyboardInterrupt:
+            pass  # the SIGINT or SIGTERM raised again after the clean stop
+        except SystemExit:
+            # uvicorn exits with status 3 when start-up fails. A database that will not open
+            # is reported as every command reports it: one line, status 1 (`main`).
+            if app.state.startup_error is None:
+                raise
+            raise app.state.startup_error from None
     return 0
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The service's listening socket, bound now; a port in use is a configuration error."""
+    host, port = settings.host, settings.port
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        # create_server's message repeats the address; the OS's reason alone is enough.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SettingsError(
+            f"cannot listen on {host}:{port} ({PREFIX}HOST, {PREFIX}PORT): {reason}"
+        ) from None
 
 
 def _import_photos(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ SecantusDB never watches its parent, so this module arranges its death:
   then stops the database in order (SIGTERM, then SIGKILL after a timeout);
 - ``PR_SET_PDEATHSIG``, so that the kernel kills it when the service dies, even by SIGKILL.
   The signal fires when the *thread* that spawned the child exits, so `EmbeddedDatabase.start`
-  must be called from a thread that lives as long as the service: the main thread.
+  and `restart` must be called from a thread that lives as long as the server should: the
+  service's is the supervisor's thread (`api.supervisor`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class EmbeddedDatabase:
     """A running SecantusDB child process and the URI that reaches it."""
 
     process: subprocess.Popen[bytes]
+    storage_path: Path
     port: int
     log_path: Path
     lock: TextIO  # held while the server runs: one server per data folder (`_hold_folder`)
@@ -86,7 +88,28 @@ class EmbeddedDatabase:
                 ) from None
             raise
         logger.info("embedded database starting", extra={"pid": process.pid, "port": port})
-        return cls(process=process, port=port, log_path=log_path, lock=lock)
+        return cls(
+            process=process, storage_path=storage_path, port=port, log_path=log_path, lock=lock
+        )
+
+    def restart(self) -> None:
+        """Spawn the server again after its process ended; returns at once.
+
+        Same storage and port (a client's URI holds the port), under the folder lock this
+        process still holds: a second ``flock`` from this process, on a new descriptor, would
+        be refused.
+        """
+        if self.process.poll() is None:
+            raise EmbeddedDatabaseError("the embedded database is running; stop it first")
+        try:
+            self.process, _, _ = _spawn(self.storage_path, self.port)
+        except OSError as exc:
+            raise EmbeddedDatabaseError(
+                f"cannot restart the embedded database: {exc.strerror or exc}"
+            ) from None
+        logger.info(
+            "embedded database starting", extra={"pid": self.process.pid, "port": self.port}
+        )
 
     def wait_until_ready(self, *, timeout: float = 30.0) -> None:
         """Block until the server listens; raise with its log tail if it will not."""
@@ -101,7 +124,7 @@ class EmbeddedDatabase:
                 logger.info("embedded database ready", extra={"port": self.port})
                 return
             time.sleep(0.1)
-        self.stop()
+        self._stop_process(timeout=10.0)  # the folder stays locked until `stop`
         raise self._failure(f"did not listen within {timeout:.0f} s")
 
     def stop(self, *, timeout: float = 10.0) -> None:

@@ -5,8 +5,10 @@
     ├── Forbidden         the contributor's role does not allow the operation
     ├── BadInput          an argument is out of range or malformed
     ├── LimitReached      the caller holds as much as one contributor may (leased tasks)
-    └── TryAgain          concurrent writes kept winning; sending the same request again
-                          is safe and finishes it
+    ├── TryAgain          concurrent writes kept winning; sending the same request again
+    │                     is safe and finishes it
+    └── DatabaseUnavailable  the database cannot be reached now (HTTP 503); send the
+                          request again later (`submitAnswer` with the same idempotencyKey)
 
 Outcomes a client is expected to handle in normal use (an expired lease, a replayed key) are
 not errors but members of result unions in the schema.
@@ -44,6 +46,10 @@ class LimitReached(ClientError):
 
 class TryAgain(ClientError):
     code = "TRY_AGAIN"
+
+
+class DatabaseUnavailable(ClientError):
+    code = "DATABASE_UNAVAILABLE"
 
 
 MAX_ID_LENGTH = 128

@@ -21,6 +21,7 @@ from api.context import Context
 from api.errors import ClientError
 from api.photos.resolvers import PhotoMutation, PhotoQuery
 from api.survey.resolvers import SurveyMutation, SurveyQuery
+from api.unavailable import DatabaseErrors
 
 logger = logging.getLogger(__name__)
 
@@ -98,5 +99,6 @@ schema = PhotoSurveySchema(
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: ValidationCache(maxsize=256),
         lambda: MaskErrors(should_mask_error=_is_unexpected),
+        DatabaseErrors,  # after MaskErrors: it turns a lost connection into a client error first
     ],
 )

@@ -78,6 +78,22 @@ def run_photosurvey(settings: Settings, *arguments: str) -> subprocess.Completed
     )
 
 
+def wait_until_ready(
+    base_url: str, process: subprocess.Popen[bytes], *, timeout: float = 60
+) -> None:
+    """Wait until the `photosurvey serve` `process` at `base_url` answers ``/readyz`` 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "photosurvey serve exited during start-up"
+        # Ask over HTTP only once the port listens: a refused httpx connection leaves its
+        # socket to the garbage collector (a ResourceWarning, an error in this suite).
+        port = int(base_url.rsplit(":", 1)[1])
+        if port_listens(port) and httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{base_url}/readyz never answered 200")
+
+
 SECRET_KEY = "test-secret-key-not-for-production-0123456789"
 
 
@@ -107,18 +123,10 @@ class ServiceProcess:
             )
 
     def wait_until_ready(self, *, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"photosurvey serve exited: {self.log_tail()}")
-            # Ask over HTTP only once the port listens: a refused connection leaves its
-            # socket to the garbage collector (a ResourceWarning, an error in this suite).
-            if port_listens(self.port):
-                with httpx.Client(base_url=self.base_url, timeout=5) as client:
-                    if client.get("/readyz").status_code == 200:
-                        return
-            time.sleep(0.1)
-        raise AssertionError(f"{self.base_url}/readyz never answered 200: {self.log_tail()}")
+        try:
+            wait_until_ready(self.base_url, self.process, timeout=timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the log ends:\n{self.log_tail()}") from None
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -254,7 +254,10 @@ async def test_readyz_is_503_while_the_database_is_gone_and_200_once_it_is_back(
     finally:
         server.stop()
     assert gone.status_code == 503
-    assert gone.json() == {"status": "database unavailable"}
+    assert gone.json() == {
+        "status": "database unavailable",
+        "reason": "no answer to ping within 2 s",
+    }
     assert alive.status_code == 200
     assert back.status_code == 200
 
