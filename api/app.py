@@ -44,7 +44,7 @@ from api.photos.signing import secret_key_for
 from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
-from api.schema import MAX_QUERY_CHARACTERS, MAX_TOKENS, schema
+from api.schema import MAX_QUERY_CHARACTERS, MAX_TOKENS, build_schema
 from api.settings import Settings
 from api.survey import store as survey_store
 from api.survey.aggregating import ConsensusConfig
@@ -86,7 +86,7 @@ class Runtime:
 class PhotoSurveyGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(
-            schema,
+            build_schema(introspection=runtime.settings.allows_introspection),
             graphql_ide="graphiql" if runtime.settings.is_dev else None,
             # addPhoto (GraphQL multipart request); the body size is capped by a middleware.
             multipart_uploads_enabled=True,
