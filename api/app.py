@@ -32,6 +32,7 @@ from api.connection import open_database
 from api.context import Context
 from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
 from api.embedded import EmbeddedDatabaseError
+from api.graphiql import graphiql_page, graphiql_routes
 from api.limits import BodySizeLimitMiddleware, read_json
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
@@ -114,6 +115,10 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
         finally:
             if isinstance(request, Request):
                 await request.close()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our page, not strawberry's: it loads GraphiQL from this service, not from a CDN.
+        return graphiql_page()
 
     def decode_json(self, data: str | bytes) -> object:
         # strawberry turns only a JSONDecodeError into a 400 (`read_json` says more).
@@ -226,6 +231,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *photo_routes(settings=settings, database=lambda: runtime.db),
+            *(graphiql_routes() if settings.is_dev else []),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
