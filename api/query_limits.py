@@ -13,8 +13,9 @@ would make a later check or the execution costly:
   expanded in place (each fragment is counted once and its counts reused: linear);
 - a response name repeated too often in one selection set, with the fields that execution
   would merge (those of the same name under same-named parents, and those that inline
-  fragments and spreads bring in) counted together. A group of m fields costs that rule
-  m(m - 1)/2 comparisons, so fewer than `repeats` / 2 per selection;
+  fragments and spreads bring in) counted together, and too many pairs of such fields in
+  the whole document: the overlapping-fields rule compares each pair (m fields, m(m - 1)/2
+  comparisons);
 - an argument or default value of too many values (each error about an object value prints
   the whole of it).
 
@@ -61,13 +62,15 @@ class QueryLimits:
     """Levels of fields, with fragments expanded."""
     repeats: int = 16
     """Fields of one response name in one selection set, as execution merges them."""
+    comparisons: int = 2000
+    """Pairs of such fields over the document: graphql-core compares each pair (5-15 us)."""
     values: int = 100
     """Values in one argument or default value, nested ones included: graphql-core prints
     the whole of an object value into the error for each unknown field in it."""
 
 
 class QueryTooComplex(ClientError):
-    """The document passes one of the `QueryLimits`; `extensions` name the limit, its value
+    """The document exceeds one of the `QueryLimits`; `extensions` name the limit, its value
     and what the document had."""
 
     code = "QUERY_TOO_COMPLEX"
@@ -101,7 +104,7 @@ class _Cycle(Exception):
 
 
 def check_document(document: DocumentNode, limits: QueryLimits) -> GraphQLError | None:
-    """The first limit `document` passes (a `QueryTooComplex`), or a fragment defined twice or
+    """The first limit `document` exceeds (a `QueryTooComplex`), or a fragment defined twice or
     used by no operation (graphql-core's errors for these); None when it keeps within all."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     definitions = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
@@ -135,7 +138,7 @@ def check_document(document: DocumentNode, limits: QueryLimits) -> GraphQLError 
     totals = [_expanded(root, expanded) for root in roots]
     return (
         _check_totals(totals, limits)
-        or _check_repeats(operations, fragments, limits)
+        or _check_merges(operations, fragments, limits)
         or _check_values(document, limits)
     )
 
@@ -243,7 +246,7 @@ def _check_totals(totals: Sequence[_Counts], limits: QueryLimits) -> QueryTooCom
     return None
 
 
-def _check_repeats(
+def _check_merges(
     operations: Sequence[OperationDefinitionNode],
     fragments: dict[str, FragmentDefinitionNode],
     limits: QueryLimits,
@@ -252,6 +255,7 @@ def _check_repeats(
     selection set (spreads and inline fragments flattened into it) form one group, and the
     selection sets of a group's fields form the next level. Each field of the expanded
     document is visited once, and the limits above have bounded their number."""
+    comparisons = 0
     groups = [[operation.selection_set] for operation in operations]
     while groups:
         names: Counter[str] = Counter()
@@ -271,7 +275,16 @@ def _check_repeats(
                 allowed=limits.repeats,
                 found=count,
             )
+        comparisons += sum(count * (count - 1) // 2 for count in names.values())
         groups.extend(below.values())
+    if comparisons > limits.comparisons:
+        return _refuse(
+            "comparisons",
+            limits.comparisons,
+            comparisons,
+            "pairs of fields of one response name in one selection set, which validation "
+            "compares one by one (n such fields make n(n - 1)/2)",
+        )
     return None
 
 

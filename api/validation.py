@@ -36,7 +36,7 @@ def validate_document(
     *,
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    """The document's errors: one `QueryTooComplex` when it passes a limit (graphql-core's
+    """The document's errors: one `QueryTooComplex` when it exceeds a limit (graphql-core's
     rules do not run), else graphql-core's (none when it is valid)."""
     refusal = check_document(document, LIMITS)
     if refusal is not None:

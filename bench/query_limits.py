@@ -77,6 +77,24 @@ def doubling(levels: int) -> str:
     return " ".join(["{ ...F0 }", *spreads, f"fragment F{levels} on Query {{ __typename }}"])
 
 
+def chains(copies: int, *, depth: int, leaves: int) -> str:
+    """`copies` of one chain of `depth` fields, each level with `leaves` leaf fields: every
+    level's fields are merged with the other copies' and compared pairwise."""
+    body = "z"
+    for _ in range(depth - 1):
+        body = "a { " + " ".join(f"l{n}" for n in range(leaves)) + f" {body} }}"
+    return "{ " + " ".join([body] * copies) + " }"
+
+
+def type_fields(copies: int) -> str:
+    fields = (
+        '__type(name: "Query") { kind name description specifiedByURL isOneOf '
+        "interfaces { name } possibleTypes { name } enumValues { name } inputFields { name } "
+        "ofType { name } fields { name description } }"
+    )
+    return "{ " + " ".join([fields] * copies) + " }"
+
+
 CATALOGUE: dict[str, str] = {
     "issue 16: 490 x serverInfo { version }": "{" + " serverInfo { version }" * 490 + " }",
     "issue 16: fragments doubling, 30 levels": doubling(30),
@@ -89,6 +107,10 @@ CATALOGUE: dict[str, str] = {
     + (" a { " + " ".join(_name(n) for n in range(58)) + " }") * 16
     + " }",
     "16 x a, each 15 levels deep (merged)": "{" + (" a {" * 15 + " z" + " }" * 15) * 16 + " }",
+    "16 x a chain 19 deep, 2 leaves a level": chains(16, depth=19, leaves=2),
+    "8 x a chain 19 deep, 2 leaves a level": chains(8, depth=19, leaves=2),
+    "4 x a chain 19 deep, 10 leaves a level": chains(4, depth=19, leaves=10),
+    "15 x __type with 18 fields (1,995 comparisons)": type_fields(15),
     "62 names x 16 each, one selection set": "{"
     + "".join(f" {_name(n)}" * 16 for n in range(62))
     + " }",

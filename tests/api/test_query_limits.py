@@ -39,6 +39,17 @@ def repeated_fields(copies: int, *, name: str = "Repeated") -> str:
     return f"query {name} {{ " + "serverInfo { version } " * copies + "}"
 
 
+def type_fields(copies: int) -> str:
+    """A valid introspection query of 19 response names (`__type` and the fields it
+    selects), each `copies` times: 19 * copies * (copies - 1) / 2 pairs to compare."""
+    fields = (
+        '__type(name: "Query") { kind name description specifiedByURL isOneOf '
+        "interfaces { name } possibleTypes { name } enumValues { name } inputFields { name } "
+        "ofType { name } fields { name description } }"
+    )
+    return "{ " + " ".join([fields] * copies) + " }"
+
+
 def nested_type_refs(depth: int) -> str:
     """A valid introspection query whose fields nest `depth` levels deep."""
     return (
@@ -109,6 +120,13 @@ def nested_type_refs(depth: int) -> str:
             17,
             "the response name 'version' is selected 17 times in one selection set",
         ),
+        (
+            type_fields(16),
+            "comparisons",
+            2000,
+            19 * 16 * 15 // 2,
+            "the document has 2,280 pairs of fields of one response name in one selection set",
+        ),
         (  # the input object, its 3 fields, the answer's object and list, 95 tags
             'mutation { submitAnswer(input: {leaseId: "l", idempotencyKey: "k", answer: '
             "{describe: {tags: [" + ", ".join(['"t"'] * 95) + "]}}}) { __typename } }",
@@ -171,6 +189,7 @@ async def test_a_fragment_graphql_refuses_gets_its_usual_error(
     [
         (repeated_fields(LIMITS.repeats), None),
         (nested_type_refs(LIMITS.depth), None),
+        (type_fields(15), None),  # 1,995 comparisons
         ("{ " + " ".join(f"a{n}: __typename" for n in range(LIMITS.aliases)) + " }", None),
         (" ".join(f"query Q{n} {{ __typename }}" for n in range(LIMITS.operations)), "Q9"),
         (get_introspection_query(descriptions=True, input_value_deprecation=True), None),
