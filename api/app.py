@@ -5,7 +5,6 @@ Run it with ``uvicorn --factory api.app:create_app`` or ``photosurvey serve``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import GraphQLError, OperationDefinitionNode
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,6 +30,7 @@ from api.auth.demo import demo_banner, issue_demo_tokens
 from api.connection import open_database
 from api.context import Context
 from api.database import CollectionIndexes, Database, ensure_indexes, is_ready
+from api.documents import MAX_QUERY_CHARACTERS, parse_document
 from api.embedded import EmbeddedDatabaseError
 from api.graphiql import graphiql_page, graphiql_routes
 from api.limits import BodySizeLimitMiddleware, read_json
@@ -45,7 +45,7 @@ from api.photos.signing import secret_key_for
 from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
-from api.schema import MAX_QUERY_CHARACTERS, MAX_TOKENS, build_schema
+from api.schema import build_schema
 from api.settings import Settings
 from api.survey import store as survey_store
 from api.survey.aggregating import ConsensusConfig
@@ -183,12 +183,11 @@ def _check_document(query: str, *, operation_name: str | None) -> None:
         )
 
 
-@functools.lru_cache(maxsize=256)  # with the queries bounded, at most about 26 MB
 def _operation_names(query: str) -> tuple[str | None, ...]:
     """The names of the document's operations (None for an anonymous one); none when it does
     not parse. Validation reports an anonymous operation among others, and two of one name."""
     try:
-        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+        document = parse_document(query)  # cached: strawberry's parsing step reads it
     except GraphQLError:
         return ()  # strawberry reports why
     return tuple(

@@ -24,7 +24,7 @@ from strawberry.http.parse_content_type import parse_content_type
 
 MAX_REQUEST_BYTES = 1024 * 1024
 """The body of a request that is not an upload: a GraphQL query is at most 20,000
-characters (`api.schema`), and no operation's variables come near the rest."""
+characters (`api.documents`), and no operation's variables come near the rest."""
 MAX_JSON_ITEMS = 1000
 """Entries in one JSON list or object: no operation takes more than 20 (the tags of a
 DESCRIBE answer)."""

@@ -11,33 +11,18 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, VariableDefinitionNode
 from graphql.execution import Executor
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 import api
 from api.context import Context
+from api.documents import DocumentChecks
 from api.errors import ClientError
 from api.photos.resolvers import PhotoMutation, PhotoQuery
 from api.survey.resolvers import SurveyMutation, SurveyQuery
-from api.validation import CheckedValidation
 
 logger = logging.getLogger(__name__)
-
-MAX_TOKENS = 2000
-"""Tokens in one document; the longest a client sends, GraphiQL's introspection query, has
-177."""
-# Comments and long string literals do not count as tokens: the query's length is bounded
-# too (the full introspection query is 2,000 characters). Reading a character costs the
-# parser about 0.25 us, and each validation error's location is found by reading the query
-# up to it, so this bound keeps both to a few milliseconds.
-MAX_QUERY_CHARACTERS = 20_000
 
 
 @strawberry.enum(description="Where the service keeps its data.")
@@ -110,9 +95,7 @@ def build_schema(*, introspection: bool) -> PhotoSurveySchema:
     # Factories: one extension per operation; the caches live at module level.
     # Parsing and validation are 85-90% of a small query's cost (DESIGN.md).
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=256),
-        lambda: CheckedValidation(hide_suggestions=not introspection),
+        lambda: DocumentChecks(hide_suggestions=not introspection),
         lambda: MaskErrors(should_mask_error=_is_unexpected),
     ]
     if not introspection:

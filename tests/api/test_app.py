@@ -6,8 +6,8 @@ from graphql import get_introspection_query
 
 import api
 from api.database import Database
+from api.documents import MAX_QUERY_CHARACTERS
 from api.embedded import EmbeddedDatabase
-from api.schema import MAX_QUERY_CHARACTERS
 from api.settings import Settings
 from tests.conftest import serve
 

@@ -14,9 +14,9 @@ import pytest
 from graphql import get_introspection_query
 
 from api.database import Database
+from api.documents import LIMITS
 from api.embedded import free_port, port_listens
 from api.settings import Settings
-from api.validation import LIMITS
 from tests.processes import PHOTOSURVEY, photosurvey_environment
 
 GRAPHIQL_INTROSPECTION = Path(__file__).parent / "data" / "graphiql_introspection.graphql"
