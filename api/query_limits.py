@@ -112,13 +112,29 @@ def check_document(document: DocumentNode, limits: QueryLimits) -> GraphQLError 
         return _refuse("operations", limits.operations, len(operations), "operations")
     if len(definitions) > limits.fragments:
         return _refuse("fragments", limits.fragments, len(definitions), "fragment definitions")
-    fragments = {d.name.value: d for d in definitions}
+    roots = [_local(operation.selection_set) for operation in operations]
+    expanded = _expand_fragments(definitions, roots)
+    if isinstance(expanded, GraphQLError):
+        return expanded
+    fragments = {definition.name.value: definition for definition in definitions}
+    return (
+        _check_totals([_expanded(root, expanded) for root in roots], limits)
+        or _check_merges(operations, fragments, limits)
+        or _check_values(document, limits)
+    )
+
+
+def _expand_fragments(
+    definitions: Sequence[FragmentDefinitionNode], roots: Sequence[_Local]
+) -> dict[str, _Counts] | GraphQLError:
+    """Each fragment's counts with its spreads expanded; or why they cannot be counted."""
+    fragments = {definition.name.value: definition for definition in definitions}
     if len(fragments) < len(definitions):
         # graphql-core refuses these too (UniqueFragmentNames), but its other rules read one
         # definition per name: the checks here must see the same ones.
         twice = next(d for d in definitions if fragments[d.name.value] is not d)
         return GraphQLError(f"There can be only one fragment named {twice.name.value!r}.", twice)
-    local = {name: _local(f.selection_set) for name, f in fragments.items()}
+    local = {name: _local(fragment.selection_set) for name, fragment in fragments.items()}
     try:
         expanded = _expand(local)
     except _Cycle as cycle:
@@ -129,18 +145,12 @@ def check_document(document: DocumentNode, limits: QueryLimits) -> GraphQLError 
             allowed=0,
             found=1,
         )
-    roots = [_local(operation.selection_set) for operation in operations]
     unused = fragments.keys() - _used(roots, local)
     if unused:
         # graphql-core refuses these too (NoUnusedFragmentsRule). Refusing them first keeps
-        # every fragment within the limits below, which are counted from the operations.
+        # every fragment within the limits, which are counted from the operations.
         return GraphQLError(f"Fragment {min(unused)!r} is never used.", fragments[min(unused)])
-    totals = [_expanded(root, expanded) for root in roots]
-    return (
-        _check_totals(totals, limits)
-        or _check_merges(operations, fragments, limits)
-        or _check_values(document, limits)
-    )
+    return expanded
 
 
 def _refuse(limit: str, allowed: int, found: int, what: str) -> QueryTooComplex:

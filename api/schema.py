@@ -1,4 +1,4 @@
-"""The GraphQL schema: root types composed from the domains, and the schema object."""
+"""The GraphQL schema: root types composed from the domains, and the schema factory."""
 
 from __future__ import annotations
 
