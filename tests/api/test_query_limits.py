@@ -253,7 +253,9 @@ async def test_a_hostile_document_is_refused_at_once_while_healthz_answers(
         httpx.AsyncClient(base_url=served, timeout=5) as attacker,
         httpx.AsyncClient(base_url=served, timeout=5) as other,
     ):
-        await other.get("/healthz")  # connected, and the service's first answer is given
+        # Connected, and the first answers given (the first GraphQL request sets up caches).
+        await other.get("/healthz")
+        await attacker.post("/graphql", json={"query": "{ __typename }"})
         for attempt in range(3):
             query = HOSTILE[hostile](f"Try{attempt}")
             refusal = asyncio.create_task(_timed(attacker.post("/graphql", json={"query": query})))
