@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The marker is rebuilt whenever the project or the lock changes.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest test-tflite-runtime schema clean
+.PHONY: run test lint typecheck pytest test-tflite-runtime schema graphiql clean
 
 run: $(INSTALLED)
 	PHOTOSURVEY_ENV=$${PHOTOSURVEY_ENV:-dev} $(BIN)/photosurvey serve
@@ -34,6 +34,10 @@ test-tflite-runtime: $(INSTALLED)
 
 schema: $(INSTALLED)
 	$(BIN)/photosurvey export-schema --output schema.graphql
+
+# GraphiQL's files, fetched again from npm (needs npm) at the versions pinned in api/graphiql.py.
+graphiql: $(INSTALLED)
+	$(BIN)/python scripts/vendor_graphiql.py
 
 $(INSTALLED): pyproject.toml uv.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \

@@ -5,7 +5,6 @@ Run it with ``uvicorn --factory api.app:create_app`` or ``photosurvey serve``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import GraphQLError, OperationDefinitionNode
 from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,8 +38,10 @@ from api.database import (
     ensure_indexes,
     is_ready,
 )
+from api.documents import MAX_QUERY_CHARACTERS, parse_document
 from api.embedded import EmbeddedDatabaseError
 from api.errors import DatabaseUnavailable
+from api.graphiql import graphiql_page, graphiql_routes
 from api.limits import BodySizeLimitMiddleware, read_json
 from api.logs import configure_logging
 from api.middleware import RequestIdMiddleware
@@ -54,7 +55,7 @@ from api.photos.signing import secret_key_for
 from api.prelabel import store as prelabel_store
 from api.prelabel.labeller import Labeller, load_labeller
 from api.prelabel.worker import Prelabeller, run_prelabel_worker
-from api.schema import MAX_QUERY_CHARACTERS, MAX_TOKENS, schema
+from api.schema import build_schema
 from api.settings import Settings
 from api.supervisor import DatabaseStatus, DatabaseSupervisor
 from api.survey import store as survey_store
@@ -118,7 +119,7 @@ class Runtime:
 class PhotoSurveyGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(
-            schema,
+            build_schema(introspection=runtime.settings.allows_introspection),
             graphql_ide="graphiql" if runtime.settings.is_dev else None,
             # addPhoto (GraphQL multipart request); the body size is capped by a middleware.
             multipart_uploads_enabled=True,
@@ -169,6 +170,10 @@ class PhotoSurveyGraphQL(GraphQL[Context, None]):
             sub_response.status_code = HTTP_STATUS
             sub_response.headers.update(RETRY_HEADERS)
         return result
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our page, not strawberry's: it loads GraphiQL from this service, not from a CDN.
+        return graphiql_page()
 
     def decode_json(self, data: str | bytes) -> object:
         # strawberry turns only a JSONDecodeError into a 400 (`read_json` says more).
@@ -233,12 +238,11 @@ def _check_document(query: str, *, operation_name: str | None) -> None:
         )
 
 
-@functools.lru_cache(maxsize=256)  # with the queries bounded, at most about 26 MB
 def _operation_names(query: str) -> tuple[str | None, ...]:
     """The names of the document's operations (None for an anonymous one); none when it does
     not parse. Validation reports an anonymous operation among others, and two of one name."""
     try:
-        document = parse(query, no_location=True, max_tokens=MAX_TOKENS)
+        document = parse_document(query)  # cached: strawberry's parsing step reads it
     except GraphQLError:
         return ()  # strawberry reports why
     return tuple(
@@ -285,6 +289,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *photo_routes(settings=settings, database=runtime.available_db),
+            *(graphiql_routes() if settings.is_dev else []),
         ],
         exception_handlers={
             DatabaseUnavailable: unavailable_response,

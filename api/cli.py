@@ -30,7 +30,7 @@ from api.photos.importer import run_import
 from api.photos.pruning import DEFAULT_GRACE_MINUTES, MIN_GRACE_MINUTES, Pruned, prune_files
 from api.prelabel.command import run_prelabel
 from api.protocol import PhotoSurveyH11Protocol
-from api.schema import schema
+from api.schema import build_schema
 from api.settings import PREFIX, Settings, SettingsError
 from api.survey import gold
 from api.survey import store as survey_store
@@ -217,7 +217,7 @@ def _import_photos(args: argparse.Namespace) -> int:
 
 
 def _export_schema(args: argparse.Namespace) -> int:
-    text = schema.as_str() + "\n"
+    text = build_schema(introspection=True).as_str() + "\n"
     if args.output is None:
         sys.stdout.write(text)
         return 0

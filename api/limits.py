@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.parse_content_type import parse_content_type
 
 MAX_REQUEST_BYTES = 1024 * 1024
-"""The body of a request that is not an upload: a GraphQL query is at most 100,000
-characters (`api.schema`), and no operation's variables come near the rest."""
+"""The body of a request that is not an upload: a GraphQL query is at most 20,000
+characters (`api.documents`), and no operation's variables come near the rest."""
 MAX_JSON_ITEMS = 1000
 """Entries in one JSON list or object: no operation takes more than 20 (the tags of a
 DESCRIBE answer)."""

@@ -1,35 +1,29 @@
-"""The GraphQL schema: root types composed from the domains, and the schema object."""
+"""The GraphQL schema: root types composed from the domains, and the schema factory."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError, VariableDefinitionNode
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from graphql.execution import Executor
+from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, Info
 
 import api
 from api.context import Context
+from api.documents import DocumentChecks
 from api.errors import ClientError
 from api.photos.resolvers import PhotoMutation, PhotoQuery
 from api.survey.resolvers import SurveyMutation, SurveyQuery
 from api.unavailable import DatabaseErrors
 
 logger = logging.getLogger(__name__)
-
-MAX_TOKENS = 2000
-MAX_ALIASES = 15
-# Comments and long string literals do not count as tokens: the query's length is bounded
-# too (the full introspection query is under 3,000 characters).
-MAX_QUERY_CHARACTERS = 100_000
 
 
 @strawberry.enum(description="Where the service keeps its data.")
@@ -85,20 +79,32 @@ class PhotoSurveySchema(strawberry.Schema):
                 )
 
 
-schema = PhotoSurveySchema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
-        # Factories: one extension per operation; the caches live at module level.
-        # Parsing and validation are 85-90% of a small query's cost (DESIGN.md).
-        # Bounds on one document's size: aliases would let one request repeat a field (nextTasks,
-        # past its count cap) hundreds of times; the longest operation a client sends (the
-        # GraphiQL introspection query) is under 200 tokens.
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=256),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: ValidationCache(maxsize=256),
+class _ExecutorWithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
+    """Reads variables without "Did you mean ...?" in its errors (an unknown input field, an
+    enum value that does not exist): they would tell a client the names of the schema."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
+@functools.cache  # two schemas at most, each built once
+def build_schema(*, introspection: bool) -> PhotoSurveySchema:
+    """The schema; without `introspection`, it refuses introspection queries and its errors
+    suggest no names ("Did you mean ...?"), so a client learns only what it already knows.
+    The types and fields are the same either way (``photosurvey export-schema``)."""
+    # Factories: one extension per operation; the caches live at module level.
+    # Parsing and validation are 85-90% of a small query's cost (DESIGN.md).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: DocumentChecks(hide_suggestions=not introspection),
         lambda: MaskErrors(should_mask_error=_is_unexpected),
         DatabaseErrors,  # after MaskErrors: it turns a lost connection into a client error first
-    ],
-)
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return PhotoSurveySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        execution_context_class=None if introspection else _ExecutorWithoutSuggestions,
+    )

@@ -83,10 +83,16 @@ class Settings:
     photo_url_seconds: int = 3600
     random_seed: int | None = None
     """Seeds the service's random draws (exploration, gold mixing) for reproducible runs."""
+    introspection: bool | None = None
+    """GraphQL introspection and "Did you mean ...?" suggestions; None: on in dev only."""
 
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def allows_introspection(self) -> bool:
+        return self.is_dev if self.introspection is None else self.introspection
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -309,4 +315,5 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "max_upload_bytes": _int_between(1024, 1024**3),
     "photo_url_seconds": _int_between(10, 7 * 86400),
     "random_seed": _int_between(0, 2**63 - 1),
+    "introspection": _switch,
 }

@@ -42,6 +42,7 @@ def test_reads_every_prefixed_variable() -> None:
             "PHOTOSURVEY_MAX_UPLOAD_BYTES": "1048576",
             "PHOTOSURVEY_PHOTO_URL_SECONDS": "60",
             "PHOTOSURVEY_RANDOM_SEED": "42",
+            "PHOTOSURVEY_INTROSPECTION": "off",
             "UNRELATED": "ignored",
         }
     )
@@ -62,6 +63,7 @@ def test_reads_every_prefixed_variable() -> None:
     assert settings.lease_seconds == 120
     assert settings.random_seed == 42
     assert (settings.max_upload_bytes, settings.photo_url_seconds) == (1048576, 60)
+    assert settings.introspection is False
 
 
 def test_serving_in_production_needs_a_secret_key() -> None:
@@ -78,6 +80,23 @@ def test_auto_accept_can_be_switched_off() -> None:
         ).auto_accept
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("environ", "allowed"),
+    [
+        ({"PHOTOSURVEY_ENV": "dev"}, True),
+        ({"PHOTOSURVEY_ENV": "production"}, False),
+        ({}, False),
+        ({"PHOTOSURVEY_ENV": "production", "PHOTOSURVEY_INTROSPECTION": "on"}, True),
+        ({"PHOTOSURVEY_ENV": "production", "PHOTOSURVEY_INTROSPECTION": " ON "}, True),
+        ({"PHOTOSURVEY_ENV": "dev", "PHOTOSURVEY_INTROSPECTION": "off"}, False),
+    ],
+)
+def test_introspection_is_on_in_dev_and_off_in_production_unless_set(
+    environ: dict[str, str], allowed: bool
+) -> None:
+    assert Settings.from_environ(environ).allows_introspection is allowed
 
 
 def test_settings_are_frozen() -> None:
@@ -135,6 +154,9 @@ def test_settings_are_frozen() -> None:
         ("PHOTOSURVEY_PHOTO_URL_SECONDS", "1e9", "not a whole number"),
         ("PHOTOSURVEY_MODEL_PATH", "", "is empty"),
         ("PHOTOSURVEY_RANDOM_SEED", "-1", "out of range"),
+        ("PHOTOSURVEY_INTROSPECTION", "yes", "'on' or 'off'"),
+        ("PHOTOSURVEY_INTROSPECTION", "", "'on' or 'off'"),
+        ("PHOTOSURVEY_INTROSPECTION", "1", "'on' or 'off'"),
     ],
 )
 def test_bad_value_names_the_variable_and_what_it_accepts(
