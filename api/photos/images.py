@@ -16,7 +16,7 @@ from PIL import ExifTags, Image, JpegImagePlugin
 
 from api.photos.records import ContentType
 from inference import ImageTooLargeError
-from inference.images import DEFAULT_MAX_PIXELS, decode_image, sniff_format
+from inference.images import DEFAULT_MAX_PIXELS, ImageHeader, decode_image, read_header
 
 SMALL_SIDE: Final = 384
 """Shorter side of the small copy: above the model's 256-px resize, enough for thumbnails."""
@@ -24,6 +24,7 @@ SMALL_QUALITY: Final = 90
 JPEG_MAX_SIDE: Final = 65_500  # the longest side libjpeg writes
 ACCEPTED = "JPEG, PNG or WebP"
 
+_SMALL_BOX = (SMALL_SIDE, SMALL_SIDE)  # what a drafted JPEG must still cover
 _CONTENT_TYPES: dict[str, ContentType] = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
@@ -46,14 +47,23 @@ class PreparedPhoto:
     small_height: int
 
 
-def prepare_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PreparedPhoto:
-    """Validate photo bytes and make the small copy.
+def check_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
+    """What the header of photo bytes says, once the checks before decoding pass: format,
+    pixel count, JPEG structure."""
+    return read_header(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
+
+
+def prepare_photo(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, header: ImageHeader | None = None
+) -> PreparedPhoto:
+    """Validate photo bytes and make the small copy; `header` is `check_photo`'s, when it
+    has run already.
 
     Raises `inference.ImageError` (unsupported format, undecodable, too many pixels or JPEG
     scans, too long and thin for a small copy).
     """
-    fmt = sniff_format(data)
-    image = decode_image(data, mode="RGB", min_size=(SMALL_SIDE, SMALL_SIDE), max_pixels=max_pixels)
+    fmt = (header or check_photo(data, max_pixels=max_pixels)).format
+    image = decode_image(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
     # Only JPEGs are drafted (decoded smaller); other formats decode at full size.
     width, height = _upright_jpeg_size(data) if fmt == "JPEG" else image.size
     small_size = shrunk_size(image.size, shorter_side=SMALL_SIDE)

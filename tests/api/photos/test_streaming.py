@@ -1,16 +1,12 @@
 """Originals are streamed from GridFS a few chunks at a time: byte-identical, with their
-headers, without a cursor or connection left behind by a client that goes away, and without
-the service holding each fetched original in memory."""
+headers, and without a cursor or connection left behind by a client that goes away."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -22,13 +18,11 @@ from starlette.types import ASGIApp, Message
 
 from api.app import create_app
 from api.database import Database
-from api.embedded import free_port, port_listens
 from api.photos import files
 from api.photos.ingest import Added, ingest_photo
 from api.photos.records import PhotoRecord
 from api.settings import Settings
 from tests.api.photos.builders import bearer, noise_png
-from tests.processes import PHOTOSURVEY, photosurvey_environment
 
 MIB = 1024 * 1024
 
@@ -216,87 +210,3 @@ async def test_a_client_that_leaves_mid_stream_leaves_no_cursor_or_connection(
     assert after["cursors"] == before["cursors"]
     assert after["connections"] <= before["connections"] + 1
     assert b"".join(m.get("body", b"") for m in again) == data
-
-
-# --- the service process's memory --------------------------------------------------------
-
-
-def _memory_kib(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0])
-    return fields
-
-
-def _reset_peak(pid: int) -> None:
-    """VmHWM := VmRSS (Linux >= 4.0)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-@contextmanager
-def _service(settings: Settings, tmp_path: Path) -> Iterator[tuple[int, str]]:
-    """The real `photosurvey serve` process on the test's database: its pid and URL."""
-    port = free_port()
-    environ = photosurvey_environment(
-        PHOTOSURVEY_MONGODB_URI=str(settings.mongodb_uri),
-        PHOTOSURVEY_DB_NAME=settings.db_name,
-        PHOTOSURVEY_DATA_DIR=str(tmp_path / "var"),
-        PHOTOSURVEY_PORT=str(port),
-        PHOTOSURVEY_ENV="dev",
-        PHOTOSURVEY_PRELABEL_WORKER="off",
-        PHOTOSURVEY_LOG_LEVEL="WARNING",
-    )
-    process = subprocess.Popen(
-        [PHOTOSURVEY, "serve"], env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not port_listens(port):
-            assert process.poll() is None, "photosurvey serve exited during start-up"
-            assert time.monotonic() < deadline, "photosurvey serve did not listen within 60 s"
-            time.sleep(0.1)
-        yield process.pid, f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
-
-
-async def _fetch_together(
-    http: httpx.AsyncClient, url: str, *, headers: dict[str, str], together: asyncio.Barrier
-) -> bytes:
-    """GET `url`, reading the body only once every client has its headers (clients slower
-    than the service: whatever it holds for an answer it has started, it holds for all)."""
-    async with http.stream("GET", url, headers=headers) as response:
-        assert response.status_code == 200
-        await together.wait()
-        return await response.aread()
-
-
-async def test_concurrent_fetches_of_an_original_do_not_each_hold_it_in_memory(
-    settings: Settings, db: Database, tmp_path: Path
-) -> None:
-    clients = 8
-    photo, data = await _original(db, 2650, 2650)  # about 20 MiB
-    headers = await bearer(db, "cy")
-    url = f"/photos/{photo.id}?size=original"
-    with _service(settings, tmp_path) as (pid, base_url):
-        limits = httpx.Limits(max_connections=clients)
-        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as http:
-            assert (await http.get(f"/photos/{photo.id}", headers=headers)).status_code == 200
-            baseline = _memory_kib(pid)["VmRSS"]
-            _reset_peak(pid)
-            together = asyncio.Barrier(clients)
-            bodies = await asyncio.gather(
-                *(
-                    _fetch_together(http, url, headers=headers, together=together)
-                    for _ in range(clients)
-                )
-            )
-        growth = (_memory_kib(pid)["VmHWM"] - baseline) * 1024
-
-    assert all(body == data for body in bodies)
-    # Read whole, the service held clients x 20 MiB at once (over 200 MiB; 394 MiB for 16
-    # clients in bench/memory.py); streamed, about 2 MiB a client.
-    assert growth < len(data) * clients / 4, f"the service grew by {growth / MIB:.0f} MiB"
