@@ -15,11 +15,14 @@ from typing import Final
 from PIL import ExifTags, Image, JpegImagePlugin
 
 from api.photos.records import ContentType
-from inference import ImageTooLargeError
+from inference import ImageError, ImageTooLargeError
 from inference.images import DEFAULT_MAX_PIXELS, ImageHeader, decode_image, read_header
 
 SMALL_SIDE: Final = 384
 """Shorter side of the small copy: above the model's 256-px resize, enough for thumbnails."""
+MIN_SIDE: Final = 32
+"""Shorter side below which an image is not taken as a photo (an icon, a tracking pixel):
+nobody can say what it shows, and the model would see it blown up from a few pixels."""
 SMALL_QUALITY: Final = 90
 JPEG_MAX_SIDE: Final = 65_500  # the longest side libjpeg writes
 ACCEPTED = "JPEG, PNG or WebP"
@@ -32,6 +35,10 @@ _CONTENT_TYPES: dict[str, ContentType] = {
 }
 # EXIF orientations 5-8 turn the picture by a quarter: width and height swap.
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
+
+class PhotoTooSmall(ImageError):
+    """The image is smaller than `MIN_SIDE` on its shorter side."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,14 @@ class PreparedPhoto:
 
 def check_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
     """What the header of photo bytes says, once the checks before decoding pass: format,
-    pixel count, JPEG structure."""
-    return read_header(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
+    pixel count, JPEG structure, and the size of a photo (`PhotoTooSmall`)."""
+    header = read_header(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
+    if min(header.width, header.height) < MIN_SIDE:
+        raise PhotoTooSmall(
+            f"the image is {header.width}x{header.height} pixels; a photo must be at least "
+            f"{MIN_SIDE} pixels on its shorter side"
+        )
+    return header
 
 
 def prepare_photo(
@@ -60,7 +73,7 @@ def prepare_photo(
     has run already.
 
     Raises `inference.ImageError` (unsupported format, undecodable, too many pixels or JPEG
-    scans, too long and thin for a small copy).
+    scans, too long and thin for a small copy) or `PhotoTooSmall`.
     """
     fmt = (header or check_photo(data, max_pixels=max_pixels)).format
     image = decode_image(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
