@@ -93,6 +93,54 @@ async def test_each_rejected_file_is_reported_with_its_reason(
 
 
 @pytest.mark.usefixtures("cli_env")
+async def test_files_in_a_folder_that_are_not_images_are_skipped_and_counted(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "takeout"
+    _write(folder / "a.jpg", jpeg_bytes(500, 400))
+    _write(folder / "b", png_bytes())  # an image by its content, whatever its name
+    _write(folder / "notes.txt", b"shot on the beach\n")
+    _write(folder / "a.jpg.json", b'{"title": "a.jpg"}')
+    _write(folder / "album.pdf", b"%PDF-1.7 not a photo")
+
+    code = await _run(str(folder))
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "imported 2, duplicates 0, rejected 0, skipped 3 (not images)" in captured.out
+    assert "notes.txt" not in captured.err
+    assert await db.photos.count_documents({}) == 2
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_folder_without_photos_imports_nothing_and_says_so(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "docs" / "notes.txt", b"nothing to see\n")
+
+    code = await _run(str(tmp_path / "docs"))
+
+    assert code == 1
+    assert "no photo files to import; skipped 1 (not images)" in capsys.readouterr().err
+    assert await db.photos.count_documents({}) == 0
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_file_named_on_the_command_line_is_taken_as_a_photo(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = _write(tmp_path / "notes.txt", b"not a photo\n")
+    photo = _write(tmp_path / "a.jpg", jpeg_bytes())
+
+    code = await _run(str(notes), str(photo))
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "imported 1, duplicates 0, rejected 1, skipped 0 (not images)" in captured.out
+    assert f"{notes}: rejected: the image is not a recognised image" in captured.err
+
+
+@pytest.mark.usefixtures("cli_env")
 async def test_an_image_too_small_to_be_a_photo_is_rejected_naming_the_minimum(
     db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
