@@ -15,15 +15,19 @@ from typing import Final
 from PIL import ExifTags, Image, JpegImagePlugin
 
 from api.photos.records import ContentType
-from inference import ImageTooLargeError
-from inference.images import DEFAULT_MAX_PIXELS, decode_image, sniff_format
+from inference import ImageError, ImageTooLargeError
+from inference.images import DEFAULT_MAX_PIXELS, ImageHeader, decode_image, read_header
 
 SMALL_SIDE: Final = 384
 """Shorter side of the small copy: above the model's 256-px resize, enough for thumbnails."""
+MIN_SIDE: Final = 32
+"""Shorter side below which an image is not taken as a photo (an icon, a tracking pixel):
+nobody can say what it shows, and the model would see it blown up from a few pixels."""
 SMALL_QUALITY: Final = 90
 JPEG_MAX_SIDE: Final = 65_500  # the longest side libjpeg writes
 ACCEPTED = "JPEG, PNG or WebP"
 
+_SMALL_BOX = (SMALL_SIDE, SMALL_SIDE)  # what a drafted JPEG must still cover
 _CONTENT_TYPES: dict[str, ContentType] = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",
@@ -31,6 +35,10 @@ _CONTENT_TYPES: dict[str, ContentType] = {
 }
 # EXIF orientations 5-8 turn the picture by a quarter: width and height swap.
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
+
+class PhotoTooSmall(ImageError):
+    """The image is smaller than `MIN_SIDE` on its shorter side."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +54,29 @@ class PreparedPhoto:
     small_height: int
 
 
-def prepare_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> PreparedPhoto:
-    """Validate photo bytes and make the small copy.
+def check_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageHeader:
+    """What the header of photo bytes says, once the checks before decoding pass: format,
+    pixel count, JPEG structure, and the size of a photo (`PhotoTooSmall`)."""
+    header = read_header(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
+    if min(header.width, header.height) < MIN_SIDE:
+        raise PhotoTooSmall(
+            f"the image is {header.width}x{header.height} pixels; a photo must be at least "
+            f"{MIN_SIDE} pixels on its shorter side"
+        )
+    return header
+
+
+def prepare_photo(
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, header: ImageHeader | None = None
+) -> PreparedPhoto:
+    """Validate photo bytes and make the small copy; `header` is `check_photo`'s, when it
+    has run already.
 
     Raises `inference.ImageError` (unsupported format, undecodable, too many pixels or JPEG
-    scans, too long and thin for a small copy).
+    scans, too long and thin for a small copy) or `PhotoTooSmall`.
     """
-    fmt = sniff_format(data)
-    image = decode_image(data, mode="RGB", min_size=(SMALL_SIDE, SMALL_SIDE), max_pixels=max_pixels)
+    fmt = (header or check_photo(data, max_pixels=max_pixels)).format
+    image = decode_image(data, mode="RGB", min_size=_SMALL_BOX, max_pixels=max_pixels)
     # Only JPEGs are drafted (decoded smaller); other formats decode at full size.
     width, height = _upright_jpeg_size(data) if fmt == "JPEG" else image.size
     small_size = shrunk_size(image.size, shorter_side=SMALL_SIDE)

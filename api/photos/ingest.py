@@ -3,6 +3,9 @@
 hash -> dedupe -> validate and make the small copy -> store. The duplicate check comes
 before decoding because it is a cheap index lookup and decoding is the costly step; a
 stored photo was valid when it was stored, so the outcome is the same.
+
+Whoever reads a photo's bytes into memory (an upload, a file) holds an ingest slot until
+they are stored, and large decodes run one at a time (`api.photos.admission`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import hashlib
 import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from api.database import Database
-from api.photos import files, store
-from api.photos.images import PreparedPhoto, prepare_photo
+from api.photos import admission, files, store
+from api.photos.images import PreparedPhoto, check_photo, prepare_photo
 from api.photos.records import (
     NEW_STATUS,
     PhotoRecord,
@@ -65,8 +69,13 @@ async def ingest_photo(
     if existing is not None:
         return Duplicate(existing)
     try:
-        # Decoding is CPU-bound and Pillow releases the GIL: keep the event loop free.
-        prepared = await asyncio.to_thread(prepare_photo, data, max_pixels=max_pixels)
+        # Reading the header and decoding are CPU-bound, and Pillow releases the GIL: both
+        # run in worker threads, keeping the event loop free.
+        header = await asyncio.to_thread(check_photo, data, max_pixels=max_pixels)
+        prepared = await admission.decode(
+            partial(prepare_photo, data, max_pixels=max_pixels, header=header),
+            decode_bytes=header.decode_bytes,
+        )
     except ImageError as exc:
         return Rejected(str(exc))
     return await _store(
@@ -87,8 +96,16 @@ async def ingest_file(
     problem = filename_problem(path.name)
     if problem is not None:
         return Rejected(f"its name {problem}")
+    async with admission.ingest_slot():
+        data = await asyncio.to_thread(_read_file, path, max_bytes=max_bytes)
+        if isinstance(data, Rejected):
+            return data
+        return await ingest_photo(db, data, filename=path.name, source=source, added_by=added_by)
+
+
+def _read_file(path: Path, *, max_bytes: int) -> bytes | Rejected:
     try:
-        info = await asyncio.to_thread(path.stat)
+        info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, a device not end
             return Rejected("not a regular file (a FIFO, device or socket); give photo files")
         if info.st_size > max_bytes:
@@ -96,10 +113,9 @@ async def ingest_file(
                 f"the file is {info.st_size:,} bytes; the limit is {max_bytes:,} "
                 "(PHOTOSURVEY_MAX_UPLOAD_BYTES)"
             )
-        data = await asyncio.to_thread(path.read_bytes)
+        return path.read_bytes()
     except OSError as exc:
         return Rejected(f"cannot read the file: {exc.strerror or exc}")
-    return await ingest_photo(db, data, filename=path.name, source=source, added_by=added_by)
 
 
 async def _store(

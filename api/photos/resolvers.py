@@ -12,6 +12,7 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import BadInput, id_argument
 from api.photos import store
+from api.photos.admission import ingest_slot
 from api.photos.images import ACCEPTED
 from api.photos.ingest import Added, Duplicate, IngestResult, ingest_photo
 from api.photos.pages import InvalidCursor, decode_cursor, encode_cursor, read_page
@@ -117,14 +118,11 @@ class PhotoMutation:
         problem = None if name is None else filename_problem(name)
         if problem is not None:
             raise BadInput(f"filename {problem}")
-        data = await file.read()
-        result = await ingest_photo(
-            info.context.db,
-            data,
-            filename=name,
-            source="upload",
-            added_by=caller.id,
-        )
+        async with ingest_slot():
+            data = await file.read()
+            result = await ingest_photo(
+                info.context.db, data, filename=name, source="upload", added_by=caller.id
+            )
         return _add_photo_result(result)
 
 

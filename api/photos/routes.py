@@ -1,4 +1,9 @@
-"""``GET /photos/{id}?size=small|original``: photo bytes for a token or a signed URL."""
+"""``GET /photos/{id}?size=small|original``: photo bytes for a token or a signed URL.
+
+The bytes are streamed a few GridFS chunks at a time (`files.OpenedFile.chunks`), never
+read whole: an original may be 25 MiB and many clients may fetch it at once. uvicorn writes
+a chunk only as fast as the client reads, so a slow client holds one batch of chunks.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from api.auth.store import find_by_token
@@ -81,9 +86,10 @@ async def _photo_response(
     }
     if _matches(request.headers.get("if-none-match"), opened.sha256):
         return Response(status_code=304, headers=headers)
-    body = b"" if request.method == "HEAD" else await opened.read()
     headers["Content-Length"] = str(opened.length)
-    return Response(body, media_type=opened.content_type, headers=headers)
+    if request.method == "HEAD":
+        return Response(media_type=opened.content_type, headers=headers)
+    return StreamingResponse(opened.chunks(), media_type=opened.content_type, headers=headers)
 
 
 def _matches(if_none_match: str | None, sha256: str) -> bool:

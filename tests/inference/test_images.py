@@ -19,6 +19,7 @@ from inference.images import (
     MAX_JPEG_SEGMENTS,
     ColourMode,
     decode_image,
+    read_header,
     read_image_bytes,
     sniff_format,
     to_mode,
@@ -185,6 +186,56 @@ def test_converting_a_big_image_costs_about_its_decoded_and_converted_copies(
     assert float(result.stdout) < 13, result.stdout
 
 
+_HEADER_AND_PEAK = """
+import sys
+from inference.images import decode_image, read_header
+
+def status(key: str) -> int:  # bytes, from the Linux status file the service is read by
+    with open("/proc/self/status") as lines:
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(key))
+
+data = open(sys.argv[1], "rb").read()
+estimate = read_header(data, min_size=(384, 384)).decode_bytes
+before = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # VmHWM := VmRSS
+decode_image(data, min_size=(384, 384))
+print(status("VmHWM") - before, estimate)
+"""
+
+
+def _gradient(mode: str) -> Image.Image:
+    x = np.linspace(0, 255, 3000, dtype=np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.broadcast_to(x, (3000, 3000)))).convert(mode)
+
+
+DECODES: dict[str, Callable[[], bytes]] = {
+    "baseline JPEG": lambda: encode(_gradient("RGB"), "JPEG", quality=90),
+    "progressive JPEG": lambda: encode(_gradient("RGB"), "JPEG", quality=90, progressive=True),
+    "RGB PNG": lambda: _png(_gradient("RGB")),
+    "RGBA PNG": lambda: _png(_gradient("RGBA")),
+    "16-bit PNG": lambda: _png(Image.fromarray(np.full((3000, 3000), 30000, np.uint16))),
+    "WebP": lambda: encode(_gradient("RGB"), "WEBP"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECODES))
+def test_the_header_tells_about_what_decoding_will_hold(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "photo"
+    path.write_bytes(DECODES[name]())
+    # A fresh process, so that its peak memory is this decode's.
+    result = subprocess.run(
+        [sys.executable, "-c", _HEADER_AND_PEAK, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    held, estimate = map(int, result.stdout.split())
+    # An upper bound, not a wild one: 9 MP held from 3 MiB (a drafted JPEG) to 137 MiB (WebP).
+    assert held <= estimate <= 2.5 * held
+
+
 def test_draft_mode_decodes_a_big_jpeg_near_the_target_size() -> None:
     x = np.linspace(0, 255, 4000, dtype=np.uint8)
     big = Image.fromarray(np.broadcast_to(x, (3000, 4000))).convert("RGB")
@@ -198,6 +249,8 @@ def test_a_20000_pixel_square_png_is_refused_before_decoding(png_20000: bytes) -
     assert len(png_20000) < 2_000_000
     with pytest.raises(ImageTooLargeError, match="20000x20000"):
         decode_image(png_20000)
+    with pytest.raises(ImageTooLargeError, match="20000x20000"):
+        read_header(png_20000)
 
 
 def test_the_pixel_cap_is_configurable() -> None:

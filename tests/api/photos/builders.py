@@ -87,7 +87,7 @@ def scan_bomb_jpeg(scans: int = 300) -> bytes:
     return progressive_jpeg(Image.new("L", (64, 64), 128), scans=scans)
 
 
-def long_thin_png(width: int = 65535, height: int = 1) -> bytes:
+def long_thin_png(width: int = 65535, height: int = 32) -> bytes:
     """A real PNG far longer than it is wide: its small copy cannot be a JPEG."""
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), "white").save(buffer, "PNG")

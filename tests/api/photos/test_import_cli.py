@@ -36,7 +36,7 @@ async def test_files_and_folders_are_imported(
     single = _write(tmp_path / "in" / "one.jpg", jpeg_bytes(500, 400))
     _write(tmp_path / "album" / "a.png", png_bytes())
     _write(tmp_path / "album" / "deep" / "b.webp", webp_bytes())
-    _write(tmp_path / "album" / ".hidden" / "c.jpg", jpeg_bytes(10, 10))
+    _write(tmp_path / "album" / ".hidden" / "c.jpg", jpeg_bytes(100, 100))
 
     code = await _run(str(single), str(tmp_path / "album"))
 
@@ -93,6 +93,74 @@ async def test_each_rejected_file_is_reported_with_its_reason(
 
 
 @pytest.mark.usefixtures("cli_env")
+async def test_files_in_a_folder_that_are_not_images_are_skipped_and_counted(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "takeout"
+    _write(folder / "a.jpg", jpeg_bytes(500, 400))
+    _write(folder / "b", png_bytes())  # an image by its content, whatever its name
+    _write(folder / "notes.txt", b"shot on the beach\n")
+    _write(folder / "a.jpg.json", b'{"title": "a.jpg"}')
+    _write(folder / "album.pdf", b"%PDF-1.7 not a photo")
+
+    code = await _run(str(folder))
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "imported 2, duplicates 0, rejected 0, skipped 3 (not images)" in captured.out
+    assert "notes.txt" not in captured.err
+    assert await db.photos.count_documents({}) == 2
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_folder_without_photos_imports_nothing_and_says_so(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "docs" / "notes.txt", b"nothing to see\n")
+
+    code = await _run(str(tmp_path / "docs"))
+
+    assert code == 1
+    assert "no photo files to import; skipped 1 (not images)" in capsys.readouterr().err
+    assert await db.photos.count_documents({}) == 0
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_file_named_on_the_command_line_is_taken_as_a_photo(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = _write(tmp_path / "notes.txt", b"not a photo\n")
+    photo = _write(tmp_path / "a.jpg", jpeg_bytes())
+
+    code = await _run(str(notes), str(photo))
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "imported 1, duplicates 0, rejected 1, skipped 0 (not images)" in captured.out
+    assert f"{notes}: rejected: the image is not a recognised image" in captured.err
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_an_image_too_small_to_be_a_photo_is_rejected_naming_the_minimum(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "icons"
+    _write(folder / "pixel.png", png_bytes(1, 1))
+    _write(folder / "strip.jpg", jpeg_bytes(400, 31))
+    _write(folder / "smallest.png", png_bytes(32, 32))
+
+    code = await _run(str(folder))
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "imported 1, duplicates 0, rejected 2" in captured.out
+    minimum = "a photo must be at least 32 pixels on its shorter side"
+    assert f"pixel.png: rejected: the image is 1x1 pixels; {minimum}" in captured.err
+    assert f"strip.jpg: rejected: the image is 400x31 pixels; {minimum}" in captured.err
+    assert await db.photos.count_documents({}) == 1
+
+
+@pytest.mark.usefixtures("cli_env")
 async def test_a_fifo_and_a_file_over_the_limit_are_rejected_without_reading_them(
     db: Database,
     tmp_path: Path,
@@ -103,7 +171,7 @@ async def test_a_fifo_and_a_file_over_the_limit_are_rejected_without_reading_the
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)  # reading it would block for ever
     big = _write(tmp_path / "big.jpg", jpeg_bytes(800, 600))
-    small = _write(tmp_path / "small.png", png_bytes(8, 8))
+    small = _write(tmp_path / "small.png", png_bytes(40, 40))
 
     code = await asyncio.wait_for(_run(str(fifo), str(big), str(small)), timeout=60)
 
@@ -122,9 +190,9 @@ async def test_a_file_whose_name_cannot_be_stored_is_rejected_and_the_rest_impor
     db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "names"
-    _write(folder / os.fsdecode(b"not-utf8-\xff.png"), png_bytes(8, 8))  # a surrogate
-    _write(folder / "tab\tname.png", png_bytes(9, 9))
-    _write(folder / "fine.png", png_bytes(10, 10))
+    _write(folder / os.fsdecode(b"not-utf8-\xff.png"), png_bytes(40, 40))  # a surrogate
+    _write(folder / "tab\tname.png", png_bytes(41, 41))
+    _write(folder / "fine.png", png_bytes(42, 42))
 
     code = await _run(str(folder))
 

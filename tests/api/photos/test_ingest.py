@@ -7,7 +7,7 @@ from PIL import Image
 
 from api.database import Database
 from api.photos import files, store
-from api.photos.images import SMALL_SIDE, prepare_photo
+from api.photos.images import MIN_SIDE, SMALL_SIDE, prepare_photo
 from api.photos.ingest import Added, Duplicate, Rejected, ingest_photo
 from tests.api.photos.builders import (
     jpeg_bytes,
@@ -61,6 +61,13 @@ def test_exif_rotation_swaps_width_and_height() -> None:
     assert (prepared.small_width, prepared.small_height) == (SMALL_SIDE, 512)
 
 
+@pytest.mark.parametrize("size", [(MIN_SIDE, 500), (500, MIN_SIDE), (MIN_SIDE, MIN_SIDE)])
+def test_a_photo_as_small_as_the_minimum_is_accepted(size: tuple[int, int]) -> None:
+    prepared = prepare_photo(jpeg_bytes(*size))
+    assert (prepared.width, prepared.height) == (prepared.small_width, prepared.small_height)
+    assert (prepared.width, prepared.height) == size
+
+
 @pytest.mark.parametrize(
     ("data", "content_type", "small_size"),
     [
@@ -86,8 +93,11 @@ def test_png_and_webp_are_accepted(
         (png_header_bomb(), "20000x20000"),
         (webp_header_bomb(), "more pixels than the limit of 100,000,000"),
         (scan_bomb_jpeg(), "the JPEG has 300 scans; at most 50"),
-        (long_thin_png(), "65535x1: too long and thin"),
-        (long_thin_png(1, 65535), "1x65535: too long and thin"),
+        (long_thin_png(), "65535x32: too long and thin"),
+        (long_thin_png(32, 65535), "32x65535: too long and thin"),
+        (png_bytes(1, 1), "the image is 1x1 pixels; a photo must be at least 32 pixels on its"),
+        (jpeg_bytes(31, 500), "the image is 31x500 pixels; a photo must be at least 32 pixels"),
+        (webp_bytes(500, 31), "the image is 500x31 pixels; a photo must be at least 32 pixels"),
         (b"just some text, not a photo", "not a recognised image"),
     ],
 )

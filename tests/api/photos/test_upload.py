@@ -9,6 +9,7 @@ from tests.api.photos.builders import (
     bearer,
     jpeg_bytes,
     noise_png,
+    png_bytes,
     scan_bomb_jpeg,
     upload_request,
 )
@@ -79,6 +80,10 @@ async def test_the_same_upload_twice_is_a_duplicate(http: httpx.AsyncClient, db:
     [
         (b"%PDF-1.7 not a photo", "PDF"),
         (scan_bomb_jpeg(), "the JPEG has 300 scans; at most 50 are accepted"),
+        (
+            png_bytes(1, 1),
+            "the image is 1x1 pixels; a photo must be at least 32 pixels on its shorter side",
+        ),
     ],
 )
 async def test_an_unusable_upload_is_an_invalid_image(
