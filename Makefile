@@ -8,6 +8,8 @@ UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
 # The marker is rebuilt whenever the project or the lock changes.
 INSTALLED := $(VENV)/.installed
+# mongosh runs compose.yaml's MongoDB health check in a test; from npm, as locked.
+MONGOSH := tools/node_modules/.bin/mongosh
 
 .PHONY: run test lint typecheck pytest test-tflite-runtime schema graphiql clean
 
@@ -23,8 +25,8 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-pytest: $(INSTALLED)
-	$(BIN)/pytest -m "not tflite_runtime"
+pytest: $(INSTALLED) $(MONGOSH)
+	PHOTOSURVEY_TEST_MONGOSH=$(MONGOSH) $(BIN)/pytest -m "not tflite_runtime"
 
 # The legacy tflite-runtime backend needs NumPy < 2, which must stay out of uv.lock: its
 # tests run in a second environment built from the lock with only NumPy swapped.
@@ -47,5 +49,9 @@ $(INSTALLED): pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --extra embedded
 	touch $@
 
+$(MONGOSH): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:
-	rm -rf $(VENV) .venv-tflite-runtime .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-tflite-runtime .mypy_cache .ruff_cache .pytest_cache tools/node_modules

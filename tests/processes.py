@@ -98,15 +98,21 @@ SECRET_KEY = "test-secret-key-not-for-production-0123456789"
 
 
 class ServiceProcess:
-    """A real `photosurvey serve` process on the test's database (no embedded server of its
-    own), in production mode with the pre-label worker off; its log in `log_path`."""
+    """A real `photosurvey serve` process on the test's database (an embedded server of its
+    own when `settings` name no URI), in production mode with the pre-label worker off; its
+    log in `log_path`."""
 
     def __init__(self, settings: Settings, *, log_path: Path, **variables: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        uri = (
+            {}
+            if settings.mongodb_uri is None
+            else {"PHOTOSURVEY_MONGODB_URI": settings.mongodb_uri}
+        )
         env = photosurvey_environment(
-            PHOTOSURVEY_MONGODB_URI=str(settings.mongodb_uri),
+            **uri,
             PHOTOSURVEY_DB_NAME=settings.db_name,
             PHOTOSURVEY_DATA_DIR=str(settings.data_dir),
             PHOTOSURVEY_PORT=str(self.port),

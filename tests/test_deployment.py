@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -149,10 +148,14 @@ def test_compose_waits_for_a_writable_primary_before_starting_the_service() -> N
     assert condition == "service_healthy"
 
 
+LOCKED_MONGOSH = REPO / "tools" / "node_modules" / ".bin" / "mongosh"
+
+
 def _mongosh() -> str:
-    found = os.environ.get("PHOTOSURVEY_TEST_MONGOSH") or shutil.which("mongosh")
-    if found is None:
-        pytest.skip("no mongosh: install it (npm install mongosh) and set PHOTOSURVEY_TEST_MONGOSH")
+    """The mongosh `make test` installs from tools/package-lock.json (or the one
+    PHOTOSURVEY_TEST_MONGOSH names); missing, the test fails: it is never skipped."""
+    found = os.environ.get("PHOTOSURVEY_TEST_MONGOSH") or str(LOCKED_MONGOSH)
+    assert Path(found).is_file(), f"no mongosh at {found}: run `make test` (npm ci --prefix tools)"
     return found
 
 
