@@ -133,7 +133,7 @@ async def test_a_photo_a_model_failed_on_is_not_opened_by_a_late_worker_nor_coun
     )
     await mark_model_fault(db, red, model="another", reason="late", now=datetime.now(UTC))
 
-    assert opened is None
+    assert opened is False
     stored = await db.photos.find_one({"_id": red})
     assert stored is not None
     assert (stored["status"], stored["model_fault"]["model"]) == (

@@ -118,9 +118,10 @@ async def load_open_photos(
 ) -> list[str]:
     """Like `add_open_photos`, in bulk: the photos' queue state as the service computes it
     when it opens them (`queue_fields`, `queue.open_photo`), written with one insert, for
-    pools too large to open one by one."""
+    pools too large to open one by one. (The full predictions are not stored: serving and
+    consensus read the summary on the photo.)"""
     now = datetime.now(UTC)
-    photos, predictions = [], []
+    photos = []
     buckets: Counter[int] = Counter()
     for top in tops:
         photo_id = f"{rng.getrandbits(96):024x}"
@@ -131,10 +132,8 @@ async def load_open_photos(
         if opened.bucket_to is not None:
             buckets[opened.bucket_to] += 1
         photos.append(photo)
-        predictions.append({"photo_id": photo_id, "created_at": now, **summary})
     if photos:
         await db.photos.insert_many(photos)
-        await db.predictions.insert_many(predictions)
         inc = {f"counts.{bucket}": n for bucket, n in buckets.items()}
         await db.queue.update_one({"_id": "buckets"}, {"$inc": inc}, upsert=True)
         opened = sum(photo["status"] == PhotoStatus.OPEN for photo in photos)

@@ -72,9 +72,9 @@ async def test_a_gold_label_must_be_one_of_the_models_labels(
         in (unknown["errors"][0]["message"])
     )
     await record_test_model(db)
-    by_name = await graphql(http, MARK_GOLD, admin, photo=photo_id, label="label sevn")
+    by_name = await graphql(http, MARK_GOLD, admin, photo=photo_id, label="lable 7")
     assert by_name["errors"][0]["message"] == (
-        "labelId: 'label sevn' is not a label of model test-model@1, which pre-labelled the "
+        "labelId: 'lable 7' is not a label of model test-model@1, which pre-labelled the "
         "photo; the nearest is 'n7' (label 7)"
     )
     assert (await db.photos.find_one({"_id": photo_id}) or {})["status"] == "open"

@@ -104,8 +104,9 @@ class Plan:
 
 @st.composite
 def plans(draw: st.DrawFn) -> Plan:
-    # Mostly small pools, where contributors run out of photos; some up to 2,000.
-    pool = draw(st.one_of(st.integers(1, 40), st.integers(1, 40), st.integers(41, 2000)))
+    # Mostly small pools, where contributors run out of photos; one in four up to 2,000.
+    small = st.integers(1, 40)
+    pool = draw(st.one_of(small, small, small, st.integers(41, 2000)))
     contributors = draw(st.integers(1, 8))
     call = st.builds(
         Call,
@@ -113,7 +114,7 @@ def plans(draw: st.DrawFn) -> Plan:
         count=st.integers(1, 10),
         actions=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=4).map(tuple),
     )
-    calls = draw(st.lists(call, min_size=1, max_size=14).map(tuple))
+    calls = draw(st.lists(call, min_size=1, max_size=10).map(tuple))
     return Plan(pool, contributors, calls, seed=draw(st.integers(0, 2**32 - 1)))
 
 
