@@ -254,7 +254,7 @@ async def busy_against_fresh(
         "busy_next_tasks_p50_ms": busy_p50,
         "fresh_next_tasks_p50_ms": fresh_p50,
         "busy_p50_ratio": ratio(busy_p50, fresh_p50),
-        "errors": sum(c.errors.values() for c in calls.values()),
+        "errors": sum(sum(c.errors.values()) for c in calls.values()),
     }
 
 
