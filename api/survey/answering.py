@@ -189,6 +189,7 @@ async def _answer(
             db, contributor_id, update.contributor_inc() | {"answer_count": 1}
         ),
         counters.count_write(db, change.counts | {"answers": 1}, rng=rng),
+        *store.open_answers_writes(db, change),
     ]
     try:
         await write_all(session, writes, guarded=[0, 1])

@@ -97,6 +97,7 @@ async def mark_gold(
         writes: list[Write] = [
             store.change_write(db, change),
             consensus_store.set_gold_label_write(db, photo_id, label_id),
+            *store.open_answers_writes(db, change),
         ]
         if change.counts:
             writes.append(counters.count_write(db, change.counts, rng=rng))

@@ -136,6 +136,9 @@ class Change:
     bucket_to: int | None
     counts: dict[str, int] = field(default_factory=dict)
     """Service counts that follow the change (``open``, ``retired.<reason>``...)."""
+    open_answers: dict[str, int] = field(default_factory=dict)
+    """How the change moves each contributor's count of answers on photos still open
+    (``open_answers``: what `api.survey.tasks` knows a busy contributor cannot take)."""
 
     @property
     def filter(self) -> Document:
@@ -209,7 +212,6 @@ def settle(
     *,
     now: datetime,
     answered: Hold | None = None,
-    gold_label: bool = False,
 ) -> Change:
     """Set the photo's state from its consensus: after an answer (`answered`: the lease's
     hold, whose slot the answer frees), a rescoring, or marking it gold."""
@@ -238,7 +240,19 @@ def settle(
         }
         answers += 1
     counts = _counts(state, settled, answers_after=answers)
-    return Change(state.photo_id, _guard(state), update, state.bucket, bucket, counts)
+    open_answers = _open_answers(state, settled, answered=answered)
+    return Change(state.photo_id, _guard(state), update, state.bucket, bucket, counts, open_answers)
+
+
+def _open_answers(state: QueueState, after: Settled, *, answered: Hold | None) -> dict[str, int]:
+    """Answers on open photos, per contributor: the photo's answerers count while it is
+    open (a new answerer from its answer on, if it stays open)."""
+    was_open = state.status is PhotoStatus.OPEN
+    is_open = after.status is PhotoStatus.OPEN
+    moved = {} if was_open == is_open else dict.fromkeys(state.answerers, 1 if is_open else -1)
+    if answered is not None and is_open:
+        moved[answered.contributor_id] = moved.get(answered.contributor_id, 0) + 1
+    return moved
 
 
 def open_photo(photo_id: str, fields: Document) -> Change:

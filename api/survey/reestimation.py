@@ -147,6 +147,7 @@ async def rescore_photo(
             position, _ = settled(photo, state, config=config, estimates=estimates)
             change = queue.settle(QueueState.from_document(photo), position, now=datetime.now(UTC))
             writes.append(store.change_write(db, change))
+            writes += store.open_answers_writes(db, change)
             if change.counts:
                 writes.append(counters.count_write(db, change.counts, rng=rng))
         await write_all(session, writes, guarded=[1] if change else [])

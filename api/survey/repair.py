@@ -33,13 +33,25 @@ class Fix:
 
 async def repair(db: Database) -> list[Fix]:
     """Recount everything; the counts that were off, now set right."""
-    per_photo: Counter[str] = Counter()
-    per_contributor: Counter[str] = Counter()
-    async for answer in db.answers.find({}, {"photo_id": 1, "contributor_id": 1}):
-        per_photo[answer["photo_id"]] += 1
-        per_contributor[answer["contributor_id"]] += 1
-    fixes = await _service_counts(db, answers=sum(per_photo.values()), per_photo=per_photo)
-    fixes += await _contributor_counts(db, per_contributor)
+    answers = await db.answers.find({}, {"photo_id": 1, "contributor_id": 1}).to_list()
+    per_photo = Counter(answer["photo_id"] for answer in answers)
+    open_photos = {
+        photo["_id"]
+        async for photo in db.photos.find({"status": PhotoStatus.OPEN.value}, {"_id": 1})
+    }
+    fixes = await _service_counts(db, answers=len(answers), per_photo=per_photo)
+    fixes += await _contributor_counts(
+        db,
+        "answer_count",
+        Counter(answer["contributor_id"] for answer in answers),
+        what="answers",
+    )
+    fixes += await _contributor_counts(
+        db,
+        "open_answers",
+        Counter(a["contributor_id"] for a in answers if a["photo_id"] in open_photos),
+        what="answers on open photos",
+    )
     fixes += await _photo_counts(db, per_photo)
     fixes += [
         Fix(f"available photos in bucket {bucket}", was, now)
@@ -80,15 +92,15 @@ def _flat(counts: dict[str, object], prefix: str = "") -> dict[str, int]:
     return flat
 
 
-async def _contributor_counts(db: Database, per_contributor: Counter[str]) -> list[Fix]:
+async def _contributor_counts(
+    db: Database, field: str, per_contributor: Counter[str], *, what: str
+) -> list[Fix]:
     fixes = []
-    async for contributor in db.contributors.find({}, {"answer_count": 1, "name": 1}):
-        kept, now = contributor.get("answer_count", 0), per_contributor[contributor["_id"]]
+    async for contributor in db.contributors.find({}, {field: 1, "name": 1}):
+        kept, now = contributor.get(field, 0), per_contributor[contributor["_id"]]
         if kept != now:
-            await db.contributors.update_one(
-                {"_id": contributor["_id"]}, {"$set": {"answer_count": now}}
-            )
-            fixes.append(Fix(f"answers of contributor {contributor['name']}", kept, now))
+            await db.contributors.update_one({"_id": contributor["_id"]}, {"$set": {field: now}})
+            fixes.append(Fix(f"{what} of contributor {contributor['name']}", kept, now))
     return fixes
 
 

@@ -83,6 +83,8 @@ def auto_accepts(policy: Policy, *, top_probability: float) -> bool:
 
 
 TOP_BUCKET = int(MAX_PRIORITY * BUCKETS_PER_UNIT) - 1
+STARTED_BUCKET = BUCKETS_PER_UNIT
+"""The lowest bucket of started photos (priority 1 and over)."""
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ INDEXES = (
 )
 
 _BUCKETS = "buckets"
+# Photos sent per round trip of a span's read: the whole of a span as sized, in one.
+_SPAN_BATCH = 1000
 _QUEUE_FIELDS = {
     name: 1
     for name in (
@@ -104,13 +106,21 @@ async def read_bucket_counts(db: Database) -> dict[int, int]:
     return {int(bucket): max(int(n), 0) for bucket, n in counts.items()}
 
 
-async def read_span(db: Database, span: Span) -> list[QueueState]:
-    """The photos in a span of the queue (each query one range of index ``bucket_draw``)."""
+async def read_span(db: Database, span: Span, *, contributor_id: str) -> list[QueueState]:
+    """The photos in a span of the queue that the contributor may take (each query one range
+    of index ``bucket_draw``; the server drops, unsent, those the contributor answered,
+    skipped or holds, which a busy contributor meets by the hundred)."""
     if span.whole_buckets:
         query: Document = {"bucket": {"$gte": span.low, "$lte": span.high}}
     else:
         query = {"bucket": span.low, "draw": {"$gte": span.draw_from, "$lt": span.draw_to}}
-    return [QueueState.from_document(doc) async for doc in db.photos.find(query, _QUEUE_FIELDS)]
+    query |= {
+        "answerers": {"$ne": contributor_id},
+        "skipped_by": {"$ne": contributor_id},
+        "holds.contributor_id": {"$ne": contributor_id},
+    }
+    cursor = db.photos.find(query, _QUEUE_FIELDS, batch_size=_SPAN_BATCH)
+    return [QueueState.from_document(doc) async for doc in cursor]
 
 
 async def read_gold(db: Database) -> list[QueueState]:
@@ -147,13 +157,26 @@ def change_write(db: Database, change: Change) -> UpdateOne:
     return UpdateOne(change.filter, change.update, namespace=namespace(db, "photos"))
 
 
-def counts_write(db: Database, changes: Iterable[Change], rng: Any) -> UpdateOne | None:
-    """The service counts that `changes` move (see `api.counters`), or None."""
-    total: Counter[str] = Counter()
-    for change in changes:
-        total.update(change.counts)
-    events = {name: n for name, n in total.items() if n}
-    return counters.count_write(db, events, rng=rng) if events else None
+def open_answers_writes(db: Database, change: Change) -> list[UpdateOne]:
+    """The contributors' counts of answers on open photos that `change` moves."""
+    return [
+        UpdateOne(
+            {"_id": contributor_id},
+            {"$inc": {"open_answers": n}},
+            namespace=namespace(db, "contributors"),
+        )
+        for contributor_id, n in sorted(change.open_answers.items())
+        if n
+    ]
+
+
+async def read_queue_standing(db: Database, contributor_id: str) -> tuple[int, int]:
+    """The contributor's gold answers and answers on photos still open."""
+    doc = await db.contributors.find_one(
+        {"_id": contributor_id}, {"gold_votes": 1, "open_answers": 1}
+    )
+    doc = doc or {}
+    return int(doc.get("gold_votes", 0)), max(int(doc.get("open_answers", 0)), 0)
 
 
 async def count_moves(db: Database, changes: Iterable[Change]) -> None:

@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 
 from api.database import Database, Document, Session, Write, in_transaction, write_all
 from api.errors import LimitReached
-from api.survey import consensus_store, queue, store
+from api.survey import queue, store
 from api.survey.gold import gold_share
 from api.survey.questions import Question, question_for
 from api.survey.queue import Change, Hold, QueueState
 from api.survey.selection import (
+    STARTED_BUCKET,
     Cursor,
     Policy,
     after,
@@ -81,17 +82,20 @@ async def next_tasks(
             f"you hold {len(held)} unanswered tasks, the most one contributor may hold; answer "
             "or release some (releaseTask), or wait for their leases to expire"
         )
+    gold_answers, open_answers = await store.read_queue_standing(db, contributor_id)
     expires_at = now + timedelta(seconds=lease_seconds)
-    leasing = _Leasing(db, contributor_id, now=now, expires_at=expires_at)
+    leasing = _Leasing(db, contributor_id, now=now, expires_at=expires_at,
+                       open_answers=open_answers)  # fmt: skip
     want = min(count, MAX_HELD_LEASES - len(held))
-    gold = await _gold_draws(leasing, gold_rate=gold_rate, count=want, rng=rng)
+    share = gold_share(gold_rate, gold_answers=gold_answers)
+    gold = draws(share, count=want, rng=rng) if gold_rate > 0 else 0
     if gold:
         await leasing.take(await store.read_gold(db), want=gold, reason=policy.name, rng=rng)
     gold_ids = {photo.photo_id for photo, _, _ in leasing.claimed}
     explore = exploration_draws(policy, count=want - len(leasing.claimed), rng=rng)
     if explore:
         await _explore(leasing, want=explore, rng=rng)
-    await _walk(leasing, want=want, reason=policy.name)
+    await _walk_for_most_needed(leasing, want=want, reason=policy.name)
     if len(leasing.claimed) < want and await reap_expired_holds(db, now=now):
         await _walk(leasing, want=want, reason=policy.name)
     if len(leasing.claimed) < want and not gold:  # the pool ran dry for them: gold photos
@@ -116,15 +120,6 @@ async def _running_leases(db: Database, contributor_id: str, *, now: datetime) -
     return running
 
 
-async def _gold_draws(
-    leasing: _Leasing, *, gold_rate: float, count: int, rng: random.Random
-) -> int:
-    if gold_rate <= 0:
-        return 0
-    state = await consensus_store.read_contributor_state(leasing.db, leasing.contributor_id)
-    return draws(gold_share(gold_rate, gold_answers=state.gold_votes), count=count, rng=rng)
-
-
 async def _explore(leasing: _Leasing, *, want: int, rng: random.Random) -> None:
     """Claim `want` photos met walking the queue from a random place in it (each about as
     likely as any other), round to where the walk began."""
@@ -137,28 +132,50 @@ async def _explore(leasing: _Leasing, *, want: int, rng: random.Random) -> None:
         await _walk(leasing, want=total, reason="exploration", rng=rng)
 
 
+async def _walk_for_most_needed(leasing: _Leasing, *, want: int, reason: str) -> None:
+    """`_walk` from the top, knowing the caller's answers on open photos: those photos are
+    all started (at the top of the queue), and the caller may take none of them. When
+    there are as many as there are started photos with a free slot, those are most likely
+    all theirs: the walk reads the photos not yet started first, and the started ones only
+    if it still wants more. Otherwise its first span is sized to read past theirs at once."""
+    counts = await leasing.bucket_counts()
+    started = sum(n for bucket, n in counts.items() if bucket >= STARTED_BUCKET)
+    mine = min(leasing.open_answers, started)
+    if mine and mine >= started:
+        await _walk(leasing, want=want, reason=reason, cursor=Cursor(STARTED_BUCKET - 1))
+        await _walk(leasing, want=want, reason=reason, floor=STARTED_BUCKET)
+    else:
+        await _walk(leasing, want=want, reason=reason, extra=mine)
+
+
 async def _walk(
     leasing: _Leasing,
     *,
     want: int,
     reason: str,
     cursor: Cursor | None = None,
+    floor: int = 0,
+    extra: int = 0,
     rng: random.Random | None = None,
 ) -> None:
     """Claim photos the caller may take, reading the queue down from `cursor` (the top by
-    default), until `want` are claimed in all or the queue is read to the end: the most
-    needed first, or in random order with `rng`."""
+    default) to bucket `floor`, until `want` are claimed in all or the queue is read down
+    there: the most needed first, or in random order with `rng`. The first span holds about
+    `extra` photos more than needed."""
     counts = await leasing.bucket_counts()
     cursor = cursor or Cursor()
     size = (want - len(leasing.claimed)) * _OVERFETCH + _MIN_SPAN
-    while len(leasing.claimed) < want:
-        span = next_span(counts, size=size, cursor=cursor)
+    first = size + extra
+    while len(leasing.claimed) < want and cursor.bucket >= floor:
+        span = next_span(counts, size=first or size, cursor=cursor)
+        first = 0
         if span is None:
             return
-        photos = await store.read_span(leasing.db, span)
+        photos = await store.read_span(leasing.db, span, contributor_id=leasing.contributor_id)
         photos.sort(key=lambda photo: photo.priority, reverse=True)
-        taken = await leasing.take(photos, want=want - len(leasing.claimed), reason=reason, rng=rng)
-        if taken * _OVERFETCH < len(photos):  # mostly photos the caller may not take
+        missing = want - len(leasing.claimed)
+        await leasing.take(photos, want=missing, reason=reason, rng=rng)
+        if len(photos) < missing:  # mostly photos the caller answered, skipped or holds
             size *= 2
         cursor = after(span)
 
@@ -171,6 +188,8 @@ class _Leasing:
     contributor_id: str
     now: datetime
     expires_at: datetime
+    open_answers: int = 0
+    """The caller's answers on photos still open (`queue.Change.open_answers`)."""
     claimed: list[tuple[QueueState, Hold, str]] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
     _counts: dict[int, int] | None = None
@@ -187,16 +206,17 @@ class _Leasing:
         want: int,
         reason: str,
         rng: random.Random | None = None,
-    ) -> int:
+    ) -> None:
         """Claim up to `want` of `photos` the caller may take, in order (at random with
-        `rng`), each in one guarded write; returns how many were claimed."""
+        `rng`), each in one guarded write."""
         takeable = [p for p in photos if p.photo_id not in self.tried
                     and p.takeable_by(self.contributor_id)]  # fmt: skip
         if rng is not None:
             rng.shuffle(takeable)
-        taken = 0
-        while takeable and taken < want:
-            batch, takeable = takeable[: want - taken], takeable[want - taken :]
+        goal = len(self.claimed) + want
+        while takeable and len(self.claimed) < goal:
+            missing = goal - len(self.claimed)
+            batch, takeable = takeable[:missing], takeable[missing:]
             holds = [Hold(uuid.uuid4().hex, self.contributor_id, self.expires_at) for _ in batch]
             changes = [queue.claim(photo, hold) for photo, hold in zip(batch, holds, strict=True)]
             made = await store.claim(self.db, changes)
@@ -204,9 +224,7 @@ class _Leasing:
             for photo, hold, ok in zip(batch, holds, made, strict=True):
                 if ok:
                     self.claimed.append((photo, hold, reason))
-                    taken += 1
             await store.count_moves(self.db, [c for c, ok in zip(changes, made, strict=True) if ok])
-        return taken
 
 
 async def _lease(leasing: _Leasing, *, held: list[store.Lease], rng: random.Random) -> list[Task]:

@@ -160,9 +160,12 @@ async def assert_counts_match_answers(
 ) -> None:
     """Every count the service keeps equals what `answers` (all stored answers) imply."""
     assert stats_answers == len(answers), "stats.answers drifted from the stored answers"
+    open_photos = {p["_id"] async for p in db.photos.find({"status": "open"}, {"_id": 1})}
     per_contributor = Counter(a["contributor_id"] for a in answers)
-    async for contributor in db.contributors.find({}, {"answer_count": 1}):
+    on_open = Counter(a["contributor_id"] for a in answers if a["photo_id"] in open_photos)
+    async for contributor in db.contributors.find({}, {"answer_count": 1, "open_answers": 1}):
         assert contributor.get("answer_count", 0) == per_contributor[contributor["_id"]]
+        assert contributor.get("open_answers", 0) == on_open[contributor["_id"]]
     per_photo = Counter(a["photo_id"] for a in answers)
     async for photo in db.photos.find({}, {"answer_count": 1, "consensus": 1, "answerers": 1}):
         expected = per_photo[photo["_id"]]
